@@ -1,0 +1,68 @@
+/* zoo-site: data helpers shared by the pages (no DOM access here). */
+"use strict";
+
+window.Zoo = (function () {
+  const KEYS = ["algo", "game", "run", "tag"];
+
+  function formatNumber(x) {
+    return Number(x).toLocaleString("en-US", { maximumFractionDigits: 2 });
+  }
+
+  /* The display order of each key's values: the order of the manifest's lists. */
+  function displayOrders(manifest) {
+    return {
+      algo: manifest.algos.map((a) => a.id),
+      game: manifest.games.map((g) => g.id),
+      run: manifest.runs.map(String),
+      tag: manifest.tags.map((t) => t.id),
+    };
+  }
+
+  /* The values of `key` among `entries`, in display order (unlisted ones last). */
+  function valuesOf(entries, key, order) {
+    const present = new Set(entries.map((e) => String(e[key])));
+    const listed = order.filter((v) => present.has(v));
+    return listed.concat([...present].filter((v) => !order.includes(v)));
+  }
+
+  /*
+   * Choose an entry, key by key (algo, game, run, tag): keep the wanted value when an
+   * entry has it given the choices before it, otherwise take the first valid value.
+   * Returns {entry, choice, options, misses}; `misses` are the wanted values not kept.
+   */
+  function resolve(manifest, wanted) {
+    const orders = displayOrders(manifest);
+    let entries = manifest.entries;
+    const choice = {}, options = {}, misses = [];
+    for (const key of KEYS) {
+      options[key] = valuesOf(entries, key, orders[key]);
+      const want = wanted[key];
+      const keep = want != null && options[key].includes(want);
+      if (want && !keep) misses.push({ key, value: want, prior: { ...choice } });
+      choice[key] = keep ? want : options[key][0];
+      entries = entries.filter((e) => String(e[key]) === choice[key]);
+    }
+    return { entry: entries[0] || null, choice, options, misses };
+  }
+
+  function describe(choice) {
+    return `${choice.algo} / ${choice.game} / run ${choice.run} / ${choice.tag}`;
+  }
+
+  function quote(value) {
+    return JSON.stringify(value.length > 60 ? value.slice(0, 60) + "…" : value);
+  }
+
+  /* A sentence about the values that were asked for but do not exist, or "". */
+  function missMessage(result) {
+    if (!result.misses.length || !result.entry) return "";
+    const parts = result.misses.map(({ key, value, prior }) => {
+      const given = Object.values(prior);
+      const within = given.length ? ` with ${given.join(" / ")}` : "";
+      return `No entry for ${key} ${quote(value)}${within}.`;
+    });
+    return `${parts.join(" ")} Showing ${describe(result.choice)} instead.`;
+  }
+
+  return { KEYS, formatNumber, resolve, describe, missMessage };
+})();

@@ -1,0 +1,312 @@
+"""The generated pages (parsed without a browser) and the preview server's Range support."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import jsonschema
+import pytest
+from frontend_fixtures import build_fake_site, fake_manifest
+
+from zoo_site.fsutil import file_digest
+from zoo_site.resources import site_src_dir
+from zoo_site.serve import make_server, parse_range
+from zoo_site.site import format_number, write_pages
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ("index.html", "video.html", "404.html")
+URL_ATTRS = {"href", "src", "poster", "action"}
+
+
+class Page(HTMLParser):
+    """The parts of a page the checks look at."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.script_bodies: list[str] = []
+        self.text: list[str] = []
+        self._in_script = False
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self._in_script = tag == "script"
+
+    def handle_endtag(self, tag):
+        self._in_script = False
+
+    def handle_data(self, data):
+        (self.script_bodies if self._in_script else self.text).append(data)
+
+    def attrs(self, tag: str) -> list[dict[str, str | None]]:
+        return [attrs for name, attrs in self.tags if name == tag]
+
+    def urls(self) -> list[str]:
+        return [v for _, attrs in self.tags for k, v in attrs.items() if k in URL_ATTRS and v]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> tuple[Path, dict]:
+    site_dir = tmp_path_factory.mktemp("site")
+    return site_dir, build_fake_site(site_dir)
+
+
+def parse(site_dir: Path, name: str) -> Page:
+    return Page((site_dir / name).read_text(encoding="utf-8"))
+
+
+def test_fake_manifest_is_valid():
+    schema = json.loads((ROOT / "docs" / "manifest.schema.json").read_text())
+    jsonschema.validate(fake_manifest(), schema)
+
+
+def test_write_pages_returns_pages_and_assets(site):
+    site_dir, manifest = site
+    written = write_pages(site_dir, manifest)
+    assets = sorted(p.name for p in site_src_dir().iterdir() if p.is_file())
+    assert {p.name for p in written} >= set(PAGES) | set(assets)
+    for name in assets:
+        copied = site_dir / "assets" / name
+        assert copied.read_bytes() == (site_src_dir() / name).read_bytes()
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_has_csp_and_no_inline_code(site, name):
+    page = parse(site[0], name)
+    csp = [
+        a["content"] for a in page.attrs("meta") if a.get("http-equiv") == "Content-Security-Policy"
+    ]
+    assert len(csp) == 1 and "script-src 'self'" in csp[0] and "object-src 'none'" in csp[0]
+    assert all(not body.strip() for body in page.script_bodies)
+    assert all(a.get("src") for a in page.attrs("script"))
+    assert not page.attrs("style")
+    for _, attrs in page.tags:
+        assert not [k for k in attrs if k.startswith("on") or k == "style"], attrs
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_links_are_relative(site, name):
+    for url in parse(site[0], name).urls():
+        parts = urlsplit(url)
+        assert not parts.scheme and not parts.netloc and not url.startswith("/"), url
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_shows_notice_and_uses_busted_assets(site, name):
+    page = parse(site[0], name)
+    assert "These demo agents are untrained" in "".join(page.text)
+    stylesheet = [a["href"] for a in page.attrs("link") if a.get("rel") == "stylesheet"]
+    assert stylesheet == [f"assets/zoo.css?v={file_digest(site_src_dir() / 'zoo.css')[:10]}"]
+
+
+def test_no_notice_when_null(tmp_path):
+    manifest = fake_manifest(notice=None)
+    write_pages(tmp_path, manifest)
+    assert 'class="notice"' not in (tmp_path / "index.html").read_text()
+
+
+def viewer_links(page: Page) -> list[str]:
+    return [a["href"] for a in page.attrs("a") if a["href"].startswith("video.html?")]
+
+
+def test_index_links_every_entry_once(site):
+    site_dir, manifest = site
+    links = viewer_links(parse(site_dir, "index.html"))
+    expected = [
+        f"video.html?algo={e['algo']}&game={e['game']}&run={e['run']}&tag={e['tag']}"
+        for e in manifest["entries"]
+    ]
+    assert sorted(links) == sorted(expected)
+    images = parse(site_dir, "index.html").attrs("img")
+    assert sorted(i["src"] for i in images) == sorted(e["poster"] for e in manifest["entries"])
+    assert all(i["loading"] == "lazy" and i["alt"] for i in images)
+
+
+def test_index_groups_by_game_then_algo_then_run_and_tag(site):
+    links = viewer_links(parse(site[0], "index.html"))
+    ids = ["/".join(v for _, v in parse_qsl(urlsplit(link).query)) for link in links]
+    assert ids == [
+        "apex/Seaquest/1/initial",
+        "apex/Seaquest/1/final",
+        "apex/Seaquest/2/final",
+        "dqn/Seaquest/1/final",
+        "apex/Pong/1/final",
+        "dqn/Pong/2/initial",
+        "dqn/Pong/2/final",
+    ]
+
+
+def test_index_link_query_is_url_encoded(tmp_path):
+    manifest = fake_manifest()
+    manifest["entries"][0]["tag"] = "a&b=c"  # not a valid name; the encoding must still hold
+    manifest["tags"].append({"id": "a&b=c", "label": "Odd"})
+    write_pages(tmp_path, manifest)
+    html = (tmp_path / "index.html").read_text()
+    assert "tag=a%26b%3Dc" in html
+    links = viewer_links(Page(html))
+    assert any(dict(parse_qsl(urlsplit(x).query))["tag"] == "a&b=c" for x in links)
+
+
+def test_title_is_escaped(tmp_path):
+    write_pages(tmp_path, fake_manifest(title="<script>alert(1)</script> & co"))
+    for name in PAGES:
+        html = (tmp_path / name).read_text()
+        assert "<script>alert" not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in html
+        assert not any(body.strip() for body in Page(html).script_bodies)
+
+
+def test_output_is_byte_identical(tmp_path):
+    manifest = fake_manifest()
+    first = write_pages(tmp_path / "a", manifest)
+    second = write_pages(tmp_path / "b", manifest)
+    assert [p.relative_to(tmp_path / "a") for p in first] == [
+        p.relative_to(tmp_path / "b") for p in second
+    ]
+    for a, b in zip(first, second, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a
+
+
+def test_template_override_wins(tmp_path):
+    override = tmp_path / "templates"
+    override.mkdir()
+    (override / "index.html").write_text(
+        '{% extends "base.html" %}{% block main %}<p>Custom {{ site.title }}</p>{% endblock %}'
+    )
+    write_pages(tmp_path / "site", fake_manifest(), template_override=override)
+    assert "<p>Custom Fake zoo</p>" in (tmp_path / "site" / "index.html").read_text()
+    assert 'id="video"' in (tmp_path / "site" / "video.html").read_text()
+
+
+def test_assets_are_small():
+    sizes = [p.stat().st_size for p in site_src_dir().iterdir() if p.suffix in {".js", ".css"}]
+    assert sum(sizes) < 30_000
+
+
+@pytest.mark.parametrize(
+    ("value", "text"), [(40.0, "40"), (12.5, "12.5"), (1234567.0, "1,234,567"), (-3.14159, "-3.14")]
+)
+def test_format_number(value, text):
+    assert format_number(value) == text
+
+
+# --- serve.py ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, None),
+        ("bytes=0-9", (0, 9)),
+        ("bytes=5-", (5, 99)),
+        ("bytes=-10", (90, 99)),
+        ("bytes=-500", (0, 99)),
+        ("bytes=90-500", (90, 99)),
+        ("bytes=100-", (-1, -1)),
+        ("bytes=-0", (-1, -1)),
+        ("bytes=9-3", None),
+        ("bytes=0-1,5-6", None),
+        ("items=0-1", None),
+    ],
+)
+def test_parse_range(header, expected):
+    assert parse_range(header, 100) == expected
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    httpd = make_server(site[0])
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd.server_address[1]
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def get(port: int, path: str, headers: dict | None = None, method: str = "GET"):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, path, headers=headers or {})
+        response = conn.getresponse()
+        return response, response.read()
+    finally:
+        conn.close()
+
+
+def video_of(site) -> tuple[str, bytes]:
+    url = site[1]["entries"][0]["video"]
+    return url, (site[0] / url).read_bytes()
+
+
+def test_full_get(site, server):
+    url, data = video_of(site)
+    response, body = get(server, "/" + url)
+    assert response.status == 200 and body == data
+    assert response.getheader("Accept-Ranges") == "bytes"
+    assert response.getheader("Content-Type") == "video/mp4"
+    assert response.getheader("Content-Length") == str(len(data))
+
+
+@pytest.mark.parametrize(
+    ("header", "first", "last"),
+    [("bytes=0-99", 0, 99), ("bytes=1000-", 1000, None), ("bytes=-300", -300, None)],
+)
+def test_range_get(site, server, header, first, last):
+    url, data = video_of(site)
+    start = first % len(data)
+    end = len(data) - 1 if last is None else last
+    response, body = get(server, "/" + url, {"Range": header})
+    assert response.status == 206
+    assert body == data[start : end + 1]
+    assert response.getheader("Content-Range") == f"bytes {start}-{end}/{len(data)}"
+    assert response.getheader("Content-Length") == str(end - start + 1)
+
+
+def test_unsatisfiable_range(site, server):
+    url, data = video_of(site)
+    response, body = get(server, "/" + url, {"Range": f"bytes={len(data)}-"})
+    assert response.status == 416 and body == b""
+    assert response.getheader("Content-Range") == f"bytes */{len(data)}"
+
+
+def test_head_sends_no_body(site, server):
+    url, data = video_of(site)
+    response, body = get(server, "/" + url, method="HEAD")
+    assert response.status == 200 and body == b""
+    assert response.getheader("Content-Length") == str(len(data))
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/manifest.json", "application/json"),
+        ("/assets/video.js", "text/javascript; charset=utf-8"),
+        ("/assets/zoo.css", "text/css; charset=utf-8"),
+        ("/assets/favicon.svg", "image/svg+xml"),
+        ("/media/apex/Seaquest/1/initial/poster.png", "image/png"),
+        ("/", "text/html; charset=utf-8"),
+    ],
+)
+def test_content_types(server, path, content_type):
+    response, _ = get(server, path)
+    assert response.status == 200
+    assert response.getheader("Content-Type") == content_type
+
+
+def test_missing_file_serves_404_page(site, server):
+    response, body = get(server, "/no/such/page.html")
+    assert response.status == 404
+    assert body == (site[0] / "404.html").read_bytes()
+
+
+def test_folder_without_slash_redirects(server):
+    response, _ = get(server, "/media?x=1")
+    assert response.status == 301
+    assert response.getheader("Location") == "/media/?x=1"

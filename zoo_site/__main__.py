@@ -1,0 +1,3 @@
+from zoo_site.cli import main
+
+main()

@@ -1,0 +1,130 @@
+"""The command line. Heavy modules (TensorFlow, the emulator, ffmpeg) load only when used."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from zoo_site import __version__
+
+app = typer.Typer(
+    name="zoo-site",
+    help="Turn a zoo of trained deep-RL Atari agents into a static website.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"zoo-site {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Turn a zoo of trained deep-RL Atari agents into a static website."""
+
+
+def _fail(exc: Exception, verbose: bool) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    from zoo_site.errors import ZooSiteError
+
+    if verbose:
+        import traceback
+
+        traceback.print_exc()
+    Console(stderr=True).print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
+    raise typer.Exit(exc.exit_code if isinstance(exc, ZooSiteError) else 1)
+
+
+@app.command()
+def build(
+    zoo: Annotated[
+        Path | None,
+        typer.Option(help="The zoo folder (Atari Model Zoo layout). Default: the demo zoo."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Where to write the site. Default: ./site")
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="A zoo-site.toml. Default: <zoo>/zoo-site.toml, then ./zoo-site.toml."),
+    ] = None,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where media and played rollouts are kept. Default: ./.zoo-site-cache"),
+    ] = None,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", help="Worker processes (default: all cores).")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks.")] = False,
+) -> None:
+    """Build the site: rollouts where missing, videos, manifests and pages."""
+    from zoo_site.build import BuildOptions
+    from zoo_site.build import build as run_build
+    from zoo_site.errors import ZooSiteError
+    from zoo_site.report import Reporter
+
+    options = BuildOptions(
+        zoo=zoo, out=out, config=config, cache_dir=cache_dir, jobs=jobs, verbose=verbose
+    )
+    try:
+        run_build(options, Reporter(verbose=verbose))
+    except ZooSiteError as exc:
+        _fail(exc, verbose)
+    except KeyboardInterrupt:
+        typer.echo("Interrupted: the previous site is unchanged; a rerun resumes from the cache.",
+                   err=True)  # fmt: skip
+        raise typer.Exit(130) from None
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Where to write the demo zoo.")] = Path("demo-zoo"),
+    steps: Annotated[int, typer.Option(min=1, help="Agent steps per rollout.")] = 500,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes.")] = None,
+) -> None:
+    """Make the demo zoo: untrained agents, frozen to .pb, played in the real emulator."""
+    from zoo_site.build import spec_size
+    from zoo_site.demo import DemoSpec, make_demo_zoo
+    from zoo_site.report import Reporter
+
+    spec = DemoSpec(steps=steps)
+    reporter = Reporter()
+    with reporter.task("demo zoo: playing agents", total=spec_size(spec)) as advance:
+        make_demo_zoo(out, spec, jobs, lambda _: advance())
+    reporter.info(f"Demo zoo: {out} (build its site with: zoo-site build --zoo {out})")
+
+
+@app.command()
+def serve(
+    directory: Annotated[Path, typer.Argument(help="The built site.")] = Path("site"),
+    port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8000,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+) -> None:
+    """Serve a built site locally, with the HTTP Range support videos need."""
+    from zoo_site.serve import serve as run_serve
+
+    if not (directory / "index.html").is_file():
+        typer.echo(f"error: {directory} holds no built site (no index.html)", err=True)
+        raise typer.Exit(2)
+    run_serve(directory, host, port)
+
+
+def main() -> None:
+    app(prog_name="zoo-site")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

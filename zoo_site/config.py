@@ -1,0 +1,233 @@
+"""The build configuration: a typed, declarative schema read from zoo-site.toml.
+
+Every problem is collected (``Config value 'x': why``) and reported together in one
+`ConfigError`, so a researcher fixes their file in one pass.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+
+from zoo_site.errors import ConfigError
+from zoo_site.names import check_name
+
+#: The original Atari Model Zoo's checkpoint tags, in training order.
+DEFAULT_TAG_ORDER = ["initial", "1HR", "2HR", "4HR", "6HR", "10HR", "400M", "1B", "final"]
+DEFAULT_TAG_LABELS = {
+    "initial": "Initial",
+    "1HR": "1 hour",
+    "2HR": "2 hours",
+    "4HR": "4 hours",
+    "6HR": "6 hours",
+    "10HR": "10 hours",
+    "400M": "400M frames",
+    "1B": "1B frames",
+    "final": "Final",
+}
+DEFAULT_ALGO_LABELS = {
+    "apex": "Ape-X",
+    "a2c": "A2C",
+    "es": "ES",
+    "ga": "GA",
+    "dqn": "DQN",
+    "rainbow": "Rainbow",
+    "impala": "IMPALA",
+}
+
+
+@dataclass
+class RenderConfig:
+    """How media are rendered."""
+
+    fps: float = 15.0
+    """Video frames per second; one frame is one rollout step (60 Hz / frame skip 4 = 15)."""
+    scale: int = 2
+    """Integer nearest-neighbour upscale of the 160x210 screen (2 keeps yuv420p colours exact)."""
+    crf: int = 18
+    """x264 constant rate factor (lower is better quality, larger files)."""
+    preset: str = "veryfast"
+    """x264 preset."""
+
+
+@dataclass
+class RolloutConfig:
+    """How an entry that has a model but no rollout is played in the emulator."""
+
+    steps: int = 2500
+    """Number of agent steps to record (episodes restart until this many are recorded)."""
+    seed: int = 0
+    """Seed of the emulator and of the no-op starts; the same seed gives the same rollout."""
+    noop_max: int = 30
+    """At most this many no-op frames at the start of each episode."""
+    sticky_actions: float = 0.0
+    """Probability of repeating the previous action (Machado et al. use 0.25)."""
+    epsilon: float = 0.0
+    """Probability of a uniformly random action instead of the network's choice."""
+
+
+@dataclass
+class AlgoConfig:
+    """Per-algorithm settings, under [algos.<id>]."""
+
+    label: str = ""
+    """Display name, e.g. "Ape-X" for apex."""
+
+
+@dataclass
+class TagsConfig:
+    """Checkpoint tags, under [tags]."""
+
+    order: list[str] = field(default_factory=lambda: list(DEFAULT_TAG_ORDER))
+    """Display order; tags not listed come after, alphabetically."""
+    labels: dict[str, str] = field(default_factory=dict)
+    """Display names, e.g. final = "Final"."""
+
+
+@dataclass
+class DemoConfig:
+    """The embedded demo zoo, made when no zoo is given, under [demo]."""
+
+    steps: int = 500
+    """Agent steps per demo rollout."""
+
+
+@dataclass
+class Config:
+    """The whole configuration (the top level of zoo-site.toml)."""
+
+    title: str = "Atari agent zoo"
+    """The site's title."""
+    description: str = ""
+    """One paragraph shown on the front page."""
+    notice: str = ""
+    """A statement shown on every page (e.g. what the agents are)."""
+    zoo: str = ""
+    """The zoo folder (relative paths are relative to this file); empty: the demo zoo."""
+    out: str = "site"
+    """Where the site is written."""
+    cache_dir: str = ".zoo-site-cache"
+    """Where rendered media and played rollouts are kept between builds."""
+    jobs: int = 0
+    """Parallel worker processes; 0 means one per CPU core."""
+    render: RenderConfig = field(default_factory=RenderConfig)
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    algos: dict[str, AlgoConfig] = field(default_factory=dict)
+    tags: TagsConfig = field(default_factory=TagsConfig)
+    demo: DemoConfig = field(default_factory=DemoConfig)
+
+    def algo_label(self, algo: str) -> str:
+        cfg = self.algos.get(algo)
+        if cfg and cfg.label:
+            return cfg.label
+        return DEFAULT_ALGO_LABELS.get(algo, algo)
+
+    def tag_label(self, tag: str) -> str:
+        return self.tags.labels.get(tag) or DEFAULT_TAG_LABELS.get(tag, tag)
+
+    def tag_sort_key(self, tag: str) -> tuple[int, str]:
+        order = self.tags.order
+        return (order.index(tag), "") if tag in order else (len(order), tag)
+
+
+def load_config(path: Path | None) -> Config:
+    """Read a zoo-site.toml (or return the defaults when `path` is None)."""
+    if path is None:
+        return Config()
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([f"the file {path} does not exist"]) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"not valid TOML: {exc}"], source=path) from None
+    problems: list[str] = []
+    config = _build(Config, raw, "", problems)
+    _check_values(config, problems)
+    if problems:
+        raise ConfigError(problems, source=path)
+    return config
+
+
+def _build(cls: type, raw: Any, prefix: str, problems: list[str]) -> Any:
+    if not isinstance(raw, dict):
+        problems.append(f"Config value '{prefix.rstrip('.')}': expected a table")
+        return cls()
+    hints = get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in known:
+            problems.append(f"Config value '{prefix}{key}': unknown key{_suggest(key, known)}")
+            continue
+        kwargs[key] = _convert(hints[key], value, f"{prefix}{key}", problems)
+    kwargs = {k: v for k, v in kwargs.items() if v is not _INVALID}
+    return cls(**kwargs)
+
+
+_INVALID = object()
+
+
+def _convert(tp: Any, value: Any, key: str, problems: list[str]) -> Any:
+    origin = get_origin(tp)
+    if is_dataclass(tp):
+        return _build(tp, value, key + ".", problems)
+    if origin is dict:
+        _, vtype = get_args(tp)
+        if not isinstance(value, dict):
+            problems.append(f"Config value '{key}': expected a table, got {_kind(value)}")
+            return _INVALID
+        out = {k: _convert(vtype, v, f"{key}.{k}", problems) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v is not _INVALID}
+    if origin is list:
+        (itype,) = get_args(tp)
+        if not isinstance(value, list) or not all(isinstance(v, itype) for v in value):
+            problems.append(f"Config value '{key}': expected a list of {itype.__name__}")
+            return _INVALID
+        return value
+    return _scalar(tp, value, key, problems)
+
+
+def _scalar(tp: type, value: Any, key: str, problems: list[str]) -> Any:
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
+        return value
+    problems.append(f"Config value '{key}': expected {tp.__name__}, got {_kind(value)}")
+    return _INVALID
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a table", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), f"{type(value).__name__} {value!r}"
+    )
+
+
+def _suggest(key: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    return (
+        f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(sorted(known))})"
+    )
+
+
+def _check_values(config: Config, problems: list[str]) -> None:
+    r, ro = config.render, config.rollout
+    checks = [
+        (r.fps > 0, "render.fps", "must be positive"),
+        (1 <= r.scale <= 8, "render.scale", "must be an integer from 1 to 8"),
+        (0 <= r.crf <= 51, "render.crf", "must be from 0 to 51"),
+        (ro.steps >= 1, "rollout.steps", "must be at least 1"),
+        (config.demo.steps >= 1, "demo.steps", "must be at least 1"),
+        (ro.noop_max >= 0, "rollout.noop_max", "must not be negative"),
+        (0 <= ro.sticky_actions < 1, "rollout.sticky_actions", "must be in [0, 1)"),
+        (0 <= ro.epsilon <= 1, "rollout.epsilon", "must be in [0, 1]"),
+        (config.jobs >= 0, "jobs", "must not be negative (0 = one per core)"),
+    ]
+    problems.extend(f"Config value '{key}': {why}" for ok, key, why in checks if not ok)
+    for name in [*config.algos, *config.tags.order, *config.tags.labels]:
+        why = check_name(name)
+        if why:
+            problems.append(f"Config value '{name}': {why}")

@@ -1,0 +1,67 @@
+"""The site's JSON manifest: every algo, game, run, tag and entry, deterministic."""
+
+from __future__ import annotations
+
+from zoo_site import __version__
+from zoo_site.catalog import ENV_SUFFIX, Entry
+from zoo_site.config import Config
+
+SCHEMA_VERSION = 1
+
+
+def media_url(entry: Entry, name: str) -> str:
+    return f"media/{entry.algo}/{entry.game}/{entry.run}/{entry.tag}/{name}"
+
+
+def build_manifest(config: Config, built: list[tuple[Entry, dict]], demo: bool) -> dict:
+    """The root manifest.json for the entries that were built, in display order."""
+    built = sorted(built, key=lambda item: _entry_order(config, item[0]))
+    entries = [e for e, _ in built]
+    algos = _unique(e.algo for e in entries)
+    games = sorted(_unique(e.game for e in entries))
+    tags = sorted(_unique(e.tag for e in entries), key=config.tag_sort_key)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generator": f"zoo-site {__version__}",
+        "site": {
+            "title": config.title,
+            "description": config.description,
+            "notice": config.notice or None,
+            "demo": demo,
+        },
+        "algos": [{"id": a, "label": config.algo_label(a)} for a in algos],
+        "games": [{"id": g, "env": g + ENV_SUFFIX} for g in games],
+        "runs": sorted({e.run for e in entries}),
+        "tags": [{"id": t, "label": config.tag_label(t)} for t in tags],
+        "entries": [_entry_json(e, info) for e, info in built],
+    }
+
+
+def _entry_order(config: Config, e: Entry) -> tuple:
+    listed = list(config.algos)
+    algo_key = (listed.index(e.algo), "") if e.algo in listed else (len(listed), e.algo)
+    return (algo_key, e.game, e.run, config.tag_sort_key(e.tag))
+
+
+def _unique(items) -> list:
+    return list(dict.fromkeys(items))
+
+
+def _entry_json(entry: Entry, info: dict) -> dict:
+    return {
+        "id": entry.id,
+        "algo": entry.algo,
+        "game": entry.game,
+        "run": entry.run,
+        "tag": entry.tag,
+        "video": media_url(entry, "gameplay.mp4"),
+        "poster": media_url(entry, "poster.png"),
+        "frames": info["frames"],
+        "fps": info["fps"],
+        "width": info["width"],
+        "height": info["height"],
+        "scale": info["scale"],
+        "episode_returns": info["episode_returns"],
+        "score": info["score"],
+        "rollout": info["rollout"],
+    }

@@ -1,0 +1,105 @@
+"""Render the site's HTML pages from the manifest and copy the static assets beside them."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from zoo_site import __version__, fsutil
+from zoo_site.resources import site_src_dir, templates_dir
+
+PAGES = ("index.html", "video.html", "404.html")
+ASSETS = "assets"
+
+
+def write_pages(
+    site_dir: Path, manifest: dict, *, template_override: Path | None = None
+) -> list[Path]:
+    """Write the pages and the assets into `site_dir`; return the paths written."""
+    site_dir = Path(site_dir)
+    written = copy_assets(site_src_dir(), site_dir / ASSETS)
+    env = make_environment(template_override)
+    context = page_context(manifest, asset_url_maker(site_src_dir()))
+    for name in PAGES:
+        html = env.get_template(name).render(context, page=name.removesuffix(".html"))
+        fsutil.write_text(site_dir / name, html)
+        written.append(site_dir / name)
+    return written
+
+
+def make_environment(template_override: Path | None = None) -> jinja2.Environment:
+    loaders = [jinja2.FileSystemLoader(templates_dir())]
+    if template_override is not None:
+        loaders.insert(0, jinja2.FileSystemLoader(template_override))
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["num"] = format_number
+    return env
+
+
+def page_context(manifest: dict, asset: Callable[[str], str]) -> dict[str, Any]:
+    return {
+        "manifest": manifest,
+        "site": manifest["site"],
+        "version": __version__,
+        "asset": asset,
+        "groups": index_groups(manifest),
+        "tag_labels": {tag["id"]: tag["label"] for tag in manifest["tags"]},
+    }
+
+
+def asset_url_maker(src_dir: Path) -> Callable[[str], str]:
+    """`asset(name)` gives the relative URL of an asset, busting caches by its content."""
+
+    def asset(name: str) -> str:
+        return f"{ASSETS}/{name}?v={fsutil.file_digest(src_dir / name)[:10]}"
+
+    return asset
+
+
+def copy_assets(src_dir: Path, dest_dir: Path) -> list[Path]:
+    written = []
+    for src in sorted(src_dir.rglob("*")):
+        relative = src.relative_to(src_dir)
+        if src.is_file() and not any(part.startswith(".") for part in relative.parts):
+            fsutil.write_bytes(dest_dir / relative, src.read_bytes())
+            written.append(dest_dir / relative)
+    return written
+
+
+def index_groups(manifest: dict) -> list[dict[str, Any]]:
+    """Entries by game, then algo (manifest order); inside, sorted by run, then tag."""
+    buckets: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for entry in manifest["entries"]:
+        buckets[entry["game"], entry["algo"]].append(entry)
+    runs = {run: i for i, run in enumerate(manifest["runs"])}
+    tags = {tag["id"]: i for i, tag in enumerate(manifest["tags"])}
+
+    def order(entry: dict) -> tuple:
+        return (runs.get(entry["run"], len(runs)), entry["run"], tags.get(entry["tag"], len(tags)))
+
+    groups = []
+    for game in manifest["games"]:
+        algos = [
+            {"algo": algo, "entries": sorted(buckets[game["id"], algo["id"]], key=order)}
+            for algo in manifest["algos"]
+            if buckets[game["id"], algo["id"]]
+        ]
+        if algos:
+            groups.append({"game": game, "algos": algos})
+    return groups
+
+
+def format_number(x: float) -> str:
+    """1234.0 -> '1,234'; 12.5 -> '12.5' (at most two decimals, like the viewer's JS)."""
+    return f"{x:,.2f}".rstrip("0").rstrip(".")
