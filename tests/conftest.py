@@ -26,3 +26,57 @@ def demo_zoo(test_cache) -> Path:
     from zoo_site.demo import DemoSpec, make_demo_zoo
 
     return make_demo_zoo(test_cache / "demo-zoo", DemoSpec(steps=TEST_STEPS), jobs=2)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Debian Chromium for the session (a failure, not a skip, in CI)."""
+    from browsing import CHROMIUM, CHROMIUM_ARGS, require_chromium
+
+    require_chromium()
+    if os.environ.get("CI") == "true":
+        from playwright import sync_api
+    else:
+        sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def demo_site(tmp_path_factory, demo_zoo, test_cache) -> Path:
+    """`zoo-site build` with no zoo given: the demo zoo (already cached) becomes a site."""
+    from typer.testing import CliRunner
+
+    from zoo_site.cli import app
+
+    home = tmp_path_factory.mktemp("project")
+    config = home / "zoo-site.toml"
+    config.write_text(f'out = "site"\n[demo]\nsteps = {TEST_STEPS}\n')
+    args = ["build", "-j", "2", "--cache-dir", str(test_cache), "--config", str(config)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "Built 24 entries" in result.output
+    return home / "site"
+
+
+@pytest.fixture(scope="session")
+def serve():
+    """serve(site_dir) -> base URL of a Range-capable server on 127.0.0.1."""
+    import threading
+
+    from zoo_site.serve import make_server
+
+    servers = []
+
+    def start(site_dir: Path) -> str:
+        httpd = make_server(site_dir)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        servers.append(httpd)
+        return f"http://127.0.0.1:{httpd.server_address[1]}/"
+
+    yield start
+    for httpd in servers:
+        httpd.shutdown()
+        httpd.server_close()

@@ -2,39 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import threading
-import time
-from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
+from browsing import SELECTS, Watched, wait_until_playing
 from frontend_fixtures import build_fake_site
 
-from zoo_site.serve import make_server
-
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
-SELECTS = ("algo", "game", "run", "tag")
-
-
-def require_chromium() -> None:
-    """In CI a missing browser is a failure; elsewhere the browser tests are skipped."""
-    if CHROMIUM.exists():
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{CHROMIUM} is missing, and CI=true: the browser tests must run")
-    pytest.skip(f"{CHROMIUM} is not installed")
 
 
 @pytest.fixture(scope="module")
@@ -44,50 +18,8 @@ def site(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def base_url(site):
-    httpd = make_server(site[0])
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_chromium()
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-class Watched:
-    """A page plus everything it reported: console errors, dialogs and requests."""
-
-    def __init__(self, page) -> None:
-        self.page, self.errors, self.dialogs, self.requests = page, [], [], []
-        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
-        page.on("pageerror", lambda e: self.errors.append(str(e)))
-        page.on("dialog", self._on_dialog)
-        page.on("request", lambda r: self.requests.append(r.url))
-
-    def _on_dialog(self, dialog) -> None:
-        self.dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    def open(self, url: str) -> None:
-        self.page.goto(url)
-        self.wait_ready()
-
-    def wait_ready(self) -> None:
-        self.page.wait_for_selector("body[data-ready='1']", timeout=10_000)
-
-    def selected(self) -> dict[str, str]:
-        return {key: self.page.input_value(f"#{key}") for key in SELECTS}
-
-    def query(self) -> dict[str, str]:
-        return dict(parse_qsl(urlsplit(self.page.url).query))
+def base_url(site, serve):
+    return serve(site[0])
 
 
 @pytest.fixture
@@ -103,16 +35,6 @@ def entry_of(site, algo, game, run, tag) -> dict:
 
 def canonical(entry: dict) -> dict[str, str]:
     return {key: str(entry[key]) for key in SELECTS}
-
-
-def wait_until_playing(page, seconds: float = 5.0) -> float:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        t, paused = page.evaluate("[video.currentTime, video.paused]")
-        if t > 0.3 and not paused:
-            return t
-        page.wait_for_timeout(100)
-    raise AssertionError(f"the video did not play: currentTime={t}, paused={paused}")
 
 
 def test_deep_link_plays_that_entry(site, base_url, watched):

@@ -11,14 +11,20 @@ from urllib.parse import parse_qs, urlsplit
 import jsonschema
 import numpy as np
 import pytest
+from conftest import TEST_STEPS
+from mediacheck import decode, keyframes, top_level
 from typer.testing import CliRunner
 
-from tests.conftest import TEST_STEPS
-from tests.mediacheck import decode, keyframes, top_level
 from zoo_site.cli import app
 from zoo_site.render import upscale
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def site(demo_site, test_cache) -> Path:
+    CACHE[:] = [test_cache]
+    return demo_site
 
 
 CACHE: list[Path] = []
@@ -27,18 +33,6 @@ CACHE: list[Path] = []
 def run_build(*args: str):
     """Build through the CLI, sharing the session's cache (as a researcher's reruns do)."""
     return CliRunner().invoke(app, ["build", "--jobs", "2", "--cache-dir", str(CACHE[0]), *args])
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory, demo_zoo, test_cache) -> Path:
-    """`zoo-site build` with no zoo: the demo zoo (already in the cache) becomes the site."""
-    CACHE[:] = [test_cache]
-    home = tmp_path_factory.mktemp("project")
-    (home / "zoo-site.toml").write_text(f'out = "site"\n[demo]\nsteps = {TEST_STEPS}\n')
-    result = run_build("--config", str(home / "zoo-site.toml"))
-    assert result.exit_code == 0, result.output
-    assert "Built 24 entries" in result.output
-    return home / "site"
 
 
 def manifest_of(site: Path) -> dict:

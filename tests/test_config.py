@@ -86,3 +86,23 @@ def test_config_dataclass_defaults_are_independent():
     a, b = Config(), Config()
     a.tags.order.append("x")
     assert "x" not in b.tags.order
+
+
+def test_every_config_key_is_documented():
+    from dataclasses import fields, is_dataclass
+
+    from zoo_site.config import AlgoConfig
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "config.md").read_text()
+
+    def keys(cls):
+        for f in fields(cls):
+            default = f.default_factory() if callable(f.default_factory) else f.default
+            if is_dataclass(default):
+                yield f"[{f.name}]"
+                yield from keys(type(default))
+            elif f.name != "algos":
+                yield f"`{f.name}`"
+
+    for key in [*keys(Config), *keys(AlgoConfig), "[algos.<id>]"]:
+        assert key in doc, key

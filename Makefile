@@ -1,0 +1,24 @@
+# `make test` installs everything the tests need (Debian's chromium included) and runs them all.
+PYTHON ?= python3
+
+.PHONY: install test test-deps lint site clean
+
+install:
+	$(PYTHON) -m pip install -e .
+
+test-deps:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }
+	$(PYTHON) -m pip install -q -e ".[test]"
+
+lint:
+	$(PYTHON) -m ruff check zoo_site tests benchmarks
+	$(PYTHON) -m ruff format --check zoo_site tests benchmarks
+
+test: test-deps lint
+	$(PYTHON) -m pytest -q
+
+site: install
+	zoo-site build
+
+clean:
+	rm -rf site .zoo-site-cache dist build *.egg-info
