@@ -11,8 +11,8 @@ test-deps:
 	$(PYTHON) -m pip install -q -e ".[test]"
 
 lint:
-	$(PYTHON) -m ruff check zoo_site tests benchmarks
-	$(PYTHON) -m ruff format --check zoo_site tests benchmarks
+	$(PYTHON) -m ruff check zoo_site tests $(wildcard benchmarks)
+	$(PYTHON) -m ruff format --check zoo_site tests $(wildcard benchmarks)
 
 test: test-deps lint
 	$(PYTHON) -m pytest -q
