@@ -14,11 +14,11 @@ from pathlib import Path
 from zoo_site.catalog import Entry, read_catalog
 from zoo_site.config import Config, load_config
 from zoo_site.demo import MARKER, DemoSpec, make_demo_zoo
-from zoo_site.entries import MEDIA_FILES, EntryResult, EntryTask, run_entry
+from zoo_site.entries import EntryResult, EntryTask, run_entry
 from zoo_site.errors import BuildFailed, Problem, ZooSiteError
 from zoo_site.executor import make_executor
 from zoo_site.fsutil import link_or_copy, recover_aside, swap_in_dir, write_json, write_text
-from zoo_site.manifest import build_manifest, media_url
+from zoo_site.manifest import build_manifest, entry_manifest, media_url
 from zoo_site.report import Reporter
 
 CONFIG_NAME = "zoo-site.toml"
@@ -63,6 +63,12 @@ def build(options: BuildOptions, reporter: Reporter) -> BuildSummary:
     for problem in catalog.problems:
         reporter.problem(problem)
     summary.results = _run_entries(catalog.entries, config, cache, jobs, reporter)
+    for r in summary.results:
+        if r.activation_error:
+            err = r.activation_error
+            problem = Problem(err["path"], f"no activations: {err['message']}", r.entry_id)
+            summary.problems.append(problem)
+            reporter.problem(problem)
     by_id = {e.id: e for e in catalog.entries}
     built = [(by_id[r.entry_id], r) for r in summary.results if r.status != "failed"]
     if not built:
@@ -122,7 +128,10 @@ def spec_size(spec: DemoSpec) -> int:
 
 
 def _run_entries(entries: list[Entry], config: Config, cache: Path, jobs, reporter):
-    tasks = [EntryTask(e, cache, config.render, config.rollout) for e in entries]
+    tasks = [
+        EntryTask(e, cache, config.render, config.rollout, config.algos.get(e.algo))
+        for e in entries
+    ]
     results: list[EntryResult] = []
     with reporter.entries(len(tasks)) as track:
         pool = make_executor(jobs, len(tasks))
@@ -150,8 +159,9 @@ def _assemble(out: Path, manifest: dict, built: list[tuple[Entry, EntryResult]],
     shutil.rmtree(staging, ignore_errors=True)
     try:
         for entry, result in built:
-            for name in MEDIA_FILES:
+            for name in result.info["files"]:
                 link_or_copy(result.media_dir / name, staging / media_url(entry, name))
+            write_json(staging / media_url(entry, "entry.json"), entry_manifest(entry, result.info))
         write_json(staging / "manifest.json", manifest)
         write_pages(staging, manifest)
         write_text(staging / ".nojekyll", "")

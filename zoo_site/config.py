@@ -48,7 +48,9 @@ class RenderConfig:
     scale: int = 2
     """Integer nearest-neighbour upscale of the 160x210 screen (2 keeps yuv420p colours exact)."""
     crf: int = 18
-    """x264 constant rate factor (lower is better quality, larger files)."""
+    """x264 constant rate factor of gameplay videos (lower is better quality, larger files)."""
+    activation_crf: int = 23
+    """x264 constant rate factor of activation and atlas videos."""
     preset: str = "veryfast"
     """x264 preset."""
 
@@ -75,6 +77,13 @@ class AlgoConfig:
 
     label: str = ""
     """Display name, e.g. "Ape-X" for apex."""
+    layers: list[str] = field(default_factory=list)
+    """Op names of the layers to show (conv layers, then the dense layer, then the output);
+    empty: the algorithm's known convention, else found automatically."""
+    input: str = ""
+    """Op fed the observations, with `layers` (default: the graph's 4-D placeholder)."""
+    input_scale: float = 1.0
+    """Observations in [0, 1] are multiplied by this before feeding (255 for Dopamine)."""
 
 
 @dataclass
@@ -219,6 +228,7 @@ def _check_values(config: Config, problems: list[str]) -> None:
         (r.fps > 0, "render.fps", "must be positive"),
         (1 <= r.scale <= 8, "render.scale", "must be an integer from 1 to 8"),
         (0 <= r.crf <= 51, "render.crf", "must be from 0 to 51"),
+        (0 <= r.activation_crf <= 51, "render.activation_crf", "must be from 0 to 51"),
         (ro.steps >= 1, "rollout.steps", "must be at least 1"),
         (config.demo.steps >= 1, "demo.steps", "must be at least 1"),
         (ro.noop_max >= 0, "rollout.noop_max", "must not be negative"),
@@ -227,6 +237,12 @@ def _check_values(config: Config, problems: list[str]) -> None:
         (config.jobs >= 0, "jobs", "must not be negative (0 = one per core)"),
     ]
     problems.extend(f"Config value '{key}': {why}" for ok, key, why in checks if not ok)
+    for algo, cfg in config.algos.items():
+        if cfg.layers and len(cfg.layers) < 3:
+            problems.append(
+                f"Config value 'algos.{algo}.layers': needs at least a conv layer, "
+                "a dense layer and the output layer"
+            )
     for name in [*config.algos, *config.tags.order, *config.tags.labels]:
         why = check_name(name)
         if why:

@@ -1,4 +1,4 @@
-"""Per-entry work (rollout where missing, then media), cached by a hash of its inputs.
+"""Per-entry work (rollout where missing, activations, media), cached by content hash.
 
 `run_entry` is a pure function from an `EntryTask` to files in the cache: it runs in a
 worker process, never raises for bad input, and reports the outcome as an `EntryResult`.
@@ -14,13 +14,15 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from zoo_site import __version__
 from zoo_site.catalog import Entry
-from zoo_site.config import RenderConfig, RolloutConfig
+from zoo_site.config import AlgoConfig, RenderConfig, RolloutConfig
 from zoo_site.errors import EntryError
-from zoo_site.fsutil import file_digest, write_json, write_text
+from zoo_site.fsutil import file_digest, write_bytes, write_json, write_text
 
-MEDIA_FILES = ("gameplay.mp4", "poster.png")
+OUTPUT_LABELS = {"apex": "Q-values", "dqn": "Q-values", "rainbow": "Q-values", "a2c": "logits"}
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class EntryTask:
     cache_dir: Path
     render: RenderConfig
     rollout: RolloutConfig
+    algo: AlgoConfig | None = None
 
 
 @dataclass
@@ -40,6 +43,11 @@ class EntryResult:
     detail: str = ""
     media_dir: Path | None = None
     info: dict = field(default_factory=dict)
+
+    @property
+    def activation_error(self) -> dict | None:
+        """A problem that left the entry without activations (its gameplay still built)."""
+        return self.info.get("activation_error")
 
 
 def run_entry(task: EntryTask) -> EntryResult:
@@ -59,15 +67,18 @@ def run_entry(task: EntryTask) -> EntryResult:
 def _run(task: EntryTask) -> EntryResult:
     entry = task.entry
     rollout_path, source, rollout_key = _rollout_source(task)
-    key = _digest(__version__, rollout_key, asdict(task.render))
+    model_key = file_digest(entry.model) if entry.model else None
+    algo_cfg = asdict(task.algo) if task.algo else None
+    key = _digest(__version__, rollout_key, model_key, algo_cfg, asdict(task.render))
     media_dir = task.cache_dir / "media" / key
     done = media_dir / "result.json"
-    if done.exists() and all((media_dir / f).exists() for f in MEDIA_FILES):
+    if done.exists():
         info = json.loads(done.read_text(encoding="utf-8"))
-        return EntryResult(entry.id, "reused", media_dir=media_dir, info=info)
+        if all((media_dir / f).exists() for f in info["files"]):
+            return EntryResult(entry.id, "reused", media_dir=media_dir, info=info)
     if rollout_path is None:
         rollout_path = _play(task, rollout_key)
-    info = _render(rollout_path, media_dir, task.render)
+    info = _render(task, rollout_path, media_dir)
     info["rollout"] = {"source": source}
     write_json(done, info)
     return EntryResult(entry.id, "rendered", media_dir=media_dir, info=info)
@@ -108,29 +119,113 @@ def _play(task: EntryTask, key: str) -> Path:
     from zoo_site import rollout
 
     entry = task.entry
-    data = rollout.play(entry.model, entry.algo, entry.game, task.rollout)
+    data = rollout.play(entry.model, entry.algo, entry.game, task.rollout, task.algo)
     path = _played_path(task)
     rollout.save(path, data)
     write_text(path.with_suffix(".key"), key + "\n")
     return path
 
 
-def _render(rollout_path: Path, media_dir: Path, cfg: RenderConfig) -> dict:
+def _render(task: EntryTask, rollout_path: Path, media_dir: Path) -> dict:
     from zoo_site import render, rollout
 
     ro = rollout.load(rollout_path)
-    video = render.render_gameplay(ro.frames, media_dir / "gameplay.mp4", cfg)
+    acts, error = _activations(task, rollout_path, ro.steps)
+    names = ro.action_names or _action_names(task.entry.game)
+    greedy = acts.greedy_actions() if acts else None
+    taken = ro.actions if ro.actions is not None else greedy
+    if acts is not None:
+        info = _render_activations(task, ro, acts, names, taken, media_dir)
+    else:
+        video = render.render_gameplay(ro.frames, media_dir / "gameplay.mp4", task.render)
+        render.render_poster(ro.frames[render.poster_step(ro.steps)], media_dir / "poster.png",
+                             task.render.scale)  # fmt: skip
+        info = {"video_info": video, "activations": None, "files": ["gameplay.mp4", "poster.png"]}
+    video = info.pop("video_info")
     if video.frames != ro.steps:
         raise EntryError(rollout_path, f"encoded {video.frames} frames for {ro.steps} steps")
-    render.render_poster(
-        ro.frames[render.poster_step(ro.steps)], media_dir / "poster.png", cfg.scale
-    )
+    info |= {
+        "frames": video.frames, "fps": video.fps, "width": video.width, "height": video.height,
+        "scale": task.render.scale, "episode_returns": [float(x) for x in ro.ep_rewards],
+        "score": float(ro.score[-1]), "activation_error": error,
+        "steps": _step_data(ro, names, taken, greedy),
+    }  # fmt: skip
+    return info
+
+
+def _activations(task: EntryTask, rollout_path: Path, steps: int):
+    """(Activations, None), or (None, why) when the model is absent or unusable."""
+    from zoo_site import activations
+    from zoo_site.graphs import load_runner
+
+    model = task.entry.model
+    if model is None:
+        return None, None
+    try:
+        runner = load_runner(model, task.entry.algo, every_layer=True, override=task.algo)
+        obs = activations.load_observations(rollout_path, steps)
+        return activations.compute(runner, obs, model), None
+    except EntryError as exc:
+        path = exc.path or str(model)
+        return None, {"path": path, "file": Path(path).name, "message": exc.message}
+
+
+def _render_activations(task, ro, acts, names, taken, media_dir: Path) -> dict:
+    from zoo_site.atlas import render_all
+    from zoo_site.tiling import make_views
+
+    chosen = taken if taken is not None else acts.greedy_actions()
+    views = make_views(acts.layers, names, chosen)
+    media = render_all(ro.frames, views, media_dir, task.render)
+    if media["atlas_frames"] != ro.steps:
+        raise EntryError(ro.path, f"atlas has {media['atlas_frames']} frames for {ro.steps} steps")
+    out = acts.output.values.astype("<f4")
+    write_bytes(media_dir / "outputs.f32", out.tobytes())
+    layer_files = [name for layer in media["layers"] for name in (layer["video"],
+                   layer["strip"]["image"])]  # fmt: skip
     return {
-        "frames": video.frames,
-        "fps": video.fps,
-        "width": video.width,
-        "height": video.height,
-        "scale": cfg.scale,
-        "episode_returns": [float(x) for x in ro.ep_rewards],
-        "score": float(ro.score[-1]),
+        "video_info": media["gameplay"],
+        "activations": {
+            "convention": acts.convention.family,
+            "input": acts.convention.input,
+            "atlas": media["atlas"],
+            "layers": media["layers"],
+            "outputs": {
+                "file": "outputs.f32",
+                "dtype": "float32",
+                "shape": list(out.shape),
+                "label": OUTPUT_LABELS.get(task.entry.algo, "outputs"),
+            },  # fmt: skip
+        },
+        "files": [
+            "gameplay.mp4",
+            "poster.png",
+            "atlas.mp4",
+            "atlas-poster.png",
+            "outputs.f32",
+            *layer_files,
+        ],  # fmt: skip
+    }
+
+
+def _action_names(game: str) -> list[str]:
+    try:
+        from zoo_site.atari import AtariEnv
+
+        return AtariEnv(game, 0).action_names
+    except Exception:  # an unknown game: the output layer's units are numbered instead
+        return []
+
+
+def _step_data(ro, names: list[str], taken, greedy) -> dict:
+    rewards = ro.rewards if ro.rewards is not None else None
+    return {
+        "action_names": list(names),
+        "actions": None if taken is None else np.asarray(taken).astype(int).tolist(),
+        "action_source": "rollout"
+        if ro.actions is not None
+        else ("greedy" if greedy is not None else None),
+        "greedy": None if greedy is None else greedy.astype(int).tolist(),
+        "rewards": None if rewards is None else [float(r) for r in rewards],
+        "score": [float(s) for s in ro.score],
     }

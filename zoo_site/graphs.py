@@ -125,15 +125,44 @@ def load_graph_def(path: Path) -> GraphDef:
 
 
 def detect_convention(graph_def: GraphDef, algo: str, path: Path) -> Convention:
-    """The convention whose node names the graph has, preferring the algorithm's own."""
+    """The convention whose node names the graph has (preferring the algorithm's own),
+    else one found by analysing the graph; an EntryError when neither works."""
     names = {n.name for n in graph_def.node}
     candidates = [CONVENTIONS[algo]] if algo in CONVENTIONS else []
     candidates += [c for c in CONVENTIONS.values() if c.family != algo]
     for conv in candidates:
         if conv.input in names and all(layer in names for layer in conv.layers):
             return conv
+    from zoo_site.discover import discover_convention
+
+    found = discover_convention(graph_def)
+    if found is not None:
+        return found
     known = ", ".join(sorted(CONVENTIONS))
-    raise EntryError(path, f"the graph's node names match no known convention ({known})")
+    raise EntryError(
+        path,
+        f"the graph's node names match no known convention ({known}) and no input -> "
+        "conv -> dense -> output chain was found; set [algos.<id>] layers in zoo-site.toml",
+    )
+
+
+def configured_convention(graph_def: GraphDef, algo: str, path: Path, cfg: Any) -> Convention:
+    """The layers named in zoo-site.toml ([algos.<id>] layers/input/input_scale)."""
+    names = {n.name for n in graph_def.node}
+    feed = cfg.input or _single_placeholder(graph_def, path)
+    missing = [op for op in [feed, *cfg.layers] if op not in names]
+    if missing:
+        raise EntryError(path, f"ops named in zoo-site.toml [algos.{algo}] are not in the graph: "
+                         + ", ".join(missing))  # fmt: skip
+    layout = "NCHW" if uses_nchw(graph_def) else "NHWC"
+    return Convention(f"{algo} (zoo-site.toml)", feed, cfg.input_scale, tuple(cfg.layers), layout)
+
+
+def _single_placeholder(graph_def: GraphDef, path: Path) -> str:
+    placeholders = [n.name for n in graph_def.node if n.op == "Placeholder"]
+    if len(placeholders) != 1:
+        raise EntryError(path, f"set [algos.<id>] input: the graph has {len(placeholders)} inputs")
+    return placeholders[0]
 
 
 _LAYOUT_OPS = {"Conv2D", "BiasAdd", "MaxPool", "AvgPool", "DepthwiseConv2dNative"}
@@ -236,11 +265,14 @@ class GraphRunner:
         return [o.numpy() for o in outs]
 
 
-def load_runner(path: Path, algo: str, fetch_dense: bool = True) -> GraphRunner:
-    """Load `path` and return a runner fetching the output (and the dense layer)."""
+def load_runner(path: Path, algo: str, every_layer: bool = False, override: Any = None):
+    """Load `path`; fetch the output and dense layer (to act) or every layer."""
     graph_def = load_graph_def(path)
-    conv = detect_convention(graph_def, algo, path)
-    fetch = [conv.output, conv.dense] if fetch_dense else [conv.output]
+    if override is not None and override.layers:
+        conv = configured_convention(graph_def, algo, path, override)
+    else:
+        conv = detect_convention(graph_def, algo, path)
+    fetch = list(conv.layers) if every_layer else [conv.output, conv.dense]
     try:
         return GraphRunner(graph_def, conv, fetch)
     except Exception as exc:  # TF raises many types for a malformed graph

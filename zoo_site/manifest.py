@@ -64,4 +64,46 @@ def _entry_json(entry: Entry, info: dict) -> dict:
         "episode_returns": info["episode_returns"],
         "score": info["score"],
         "rollout": info["rollout"],
+        "activations": info.get("activations") is not None,
+        "details": media_url(entry, "entry.json"),
     }
+
+
+def entry_manifest(entry: Entry, info: dict) -> dict:
+    """media/<algo>/<game>/<run>/<tag>/entry.json: everything about one entry, per step."""
+    acts = info.get("activations")
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "id": entry.id,
+        "algo": entry.algo,
+        "game": entry.game,
+        "run": entry.run,
+        "tag": entry.tag,
+        "frames": info["frames"],
+        "fps": info["fps"],
+        "video": media_url(entry, "gameplay.mp4"),
+        "poster": media_url(entry, "poster.png"),
+        "episode_returns": info["episode_returns"],
+        "steps": info["steps"],
+        "activations": None if acts is None else _with_urls(entry, acts),
+        "activation_error": _public_error(info.get("activation_error")),
+    }
+
+
+def _public_error(error: dict | None) -> str | None:
+    """The reason, naming the file but not the builder's local folders."""
+    return None if error is None else f"{error['file']}: {error['message']}"
+
+
+def _with_urls(entry: Entry, acts: dict) -> dict:
+    atlas = dict(acts["atlas"])
+    atlas["video"] = media_url(entry, atlas["video"])
+    atlas["poster"] = media_url(entry, atlas["poster"])
+    layers = []
+    for layer in acts["layers"]:
+        layer = dict(layer, video=media_url(entry, layer["video"]))
+        layer["strip"] = dict(layer["strip"], image=media_url(entry, layer["strip"]["image"]))
+        layers.append(layer)
+    outputs = dict(acts["outputs"], url=media_url(entry, acts["outputs"]["file"]))
+    del outputs["file"]
+    return {**acts, "atlas": atlas, "layers": layers, "outputs": outputs}

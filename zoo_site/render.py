@@ -3,12 +3,14 @@
 Videos are H.264 in yuv420p with ``+faststart`` (the moov atom first, so playback starts
 before the download ends), a keyframe every second (so seeking is instant), exactly one
 video frame per rollout step, and no resizing by ffmpeg: any upscale is done here by an
-integer factor, nearest-neighbour, so each Atari pixel stays a sharp block.
+integer factor, nearest-neighbour, so each pixel stays a sharp block. All of an entry's
+videos are written in one pass over the steps, each by its own ffmpeg process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from zoo_site.config import RenderConfig
 from zoo_site.errors import EntryError
 from zoo_site.fsutil import atomic_path
 
-CHUNK = 64  # frames upscaled per numpy call
+CHUNK = 64  # steps rendered per numpy call
 
 
 @dataclass(frozen=True)
@@ -39,52 +41,66 @@ def upscale(frames: np.ndarray, scale: int) -> np.ndarray:
     return big.reshape(n, h * scale, w * scale, c)
 
 
-def x264_params(cfg: RenderConfig) -> list[str]:
+def x264_params(cfg: RenderConfig, crf: int | None = None) -> list[str]:
     gop = max(1, round(cfg.fps))
     return [
-        "-preset", cfg.preset, "-crf", str(cfg.crf),
+        "-preset", cfg.preset, "-crf", str(cfg.crf if crf is None else crf),
         "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
         "-movflags", "+faststart", "-f", "mp4",
     ]  # fmt: skip
 
 
-def encode(
-    path: Path, chunks: Iterable[np.ndarray], size: tuple[int, int], cfg: RenderConfig
-) -> int:
-    """Encode RGB uint8 frame chunks of `size` (width, height) to `path`, atomically."""
-    import imageio_ffmpeg
+class VideoSink:
+    """One ffmpeg process fed RGB chunks; the file appears only when it is complete."""
 
-    width, height = size
-    if width % 2 or height % 2:
-        raise EntryError(path, f"video size {width}x{height} must be even for yuv420p")
-    count = 0
-    with atomic_path(Path(path)) as tmp:
-        writer = imageio_ffmpeg.write_frames(
+    def __init__(self, stack: contextlib.ExitStack, path: Path, size: tuple[int, int], cfg,
+                 crf: int | None = None):  # fmt: skip
+        import imageio_ffmpeg
+
+        width, height = size
+        if width % 2 or height % 2:
+            raise EntryError(path, f"video size {width}x{height} must be even for yuv420p")
+        self.path, self.size, self.count = Path(path), size, 0
+        tmp = stack.enter_context(atomic_path(self.path))
+        self._writer = imageio_ffmpeg.write_frames(
             str(tmp), size, fps=cfg.fps, codec="libx264", pix_fmt_in="rgb24",
             pix_fmt_out="yuv420p", quality=None, macro_block_size=1,
-            ffmpeg_log_level="error", output_params=x264_params(cfg),
+            ffmpeg_log_level="error", output_params=x264_params(cfg, crf),
         )  # fmt: skip
-        writer.send(None)
-        try:
-            for chunk in chunks:
-                writer.send(np.ascontiguousarray(chunk))
-                count += len(chunk)
-        finally:
-            writer.close()
-    return count
+        self._writer.send(None)
+        stack.callback(self._writer.close)
+
+    def send(self, chunk: np.ndarray) -> None:
+        if chunk.shape[2:0:-1] != self.size:
+            raise ValueError(f"{self.path.name}: frame size {chunk.shape} is not {self.size}")
+        self._writer.send(np.ascontiguousarray(chunk))
+        self.count += len(chunk)
+
+    def info(self, fps: float) -> VideoInfo:
+        return VideoInfo(self.count, self.size[0], self.size[1], fps)
 
 
-def _chunks(frames: np.ndarray, scale: int) -> Iterator[np.ndarray]:
-    for start in range(0, len(frames), CHUNK):
-        yield upscale(frames[start : start + CHUNK], scale)
+@contextlib.contextmanager
+def sinks(specs: dict[str, tuple], cfg: RenderConfig) -> Iterator[dict]:
+    """Open one VideoSink per name, from (path, size[, crf]); all files are replaced at
+    once on success."""
+    with contextlib.ExitStack() as stack:
+        yield {name: VideoSink(stack, *spec[:2], cfg, *spec[2:]) for name, spec in specs.items()}
+
+
+def chunks(steps: int) -> Iterator[tuple[int, int]]:
+    for start in range(0, steps, CHUNK):
+        yield start, min(steps, start + CHUNK)
 
 
 def render_gameplay(frames: np.ndarray, path: Path, cfg: RenderConfig) -> VideoInfo:
     """One video frame per rollout step, upscaled by cfg.scale."""
-    n, h, w, _ = frames.shape
+    _, h, w, _ = frames.shape
     size = (w * cfg.scale, h * cfg.scale)
-    count = encode(path, _chunks(frames, cfg.scale), size, cfg)
-    return VideoInfo(count, size[0], size[1], cfg.fps)
+    with sinks({"gameplay": (path, size)}, cfg) as out:
+        for start, stop in chunks(len(frames)):
+            out["gameplay"].send(upscale(frames[start:stop], cfg.scale))
+    return out["gameplay"].info(cfg.fps)
 
 
 def poster_step(steps: int) -> int:
@@ -92,7 +108,10 @@ def poster_step(steps: int) -> int:
     return steps // 2
 
 
-def render_poster(frame: np.ndarray, path: Path, scale: int) -> None:
-    image = Image.fromarray(upscale(frame[None], scale)[0])
+def save_png(image: np.ndarray, path: Path) -> None:
     with atomic_path(Path(path)) as tmp:
-        image.save(tmp, format="PNG", optimize=False)
+        Image.fromarray(image).save(tmp, format="PNG", optimize=False)
+
+
+def render_poster(frame: np.ndarray, path: Path, scale: int) -> None:
+    save_png(upscale(frame[None], scale)[0], path)

@@ -33,14 +33,15 @@ class Rollout:
     ep_rewards: np.ndarray
     actions: np.ndarray | None
     action_names: list[str] | None
+    rewards: np.ndarray | None = None
 
 
-def play(model: Path, algo: str, game: str, cfg: RolloutConfig) -> dict[str, np.ndarray]:
+def play(model: Path, algo: str, game: str, cfg: RolloutConfig, override=None) -> dict:
     """Play `model` for cfg.steps agent steps (restarting episodes) and record everything."""
     from zoo_site.atari import AtariEnv
     from zoo_site.graphs import load_runner
 
-    runner = load_runner(model, algo)
+    runner = load_runner(model, algo, override=override)
     env = AtariEnv(game, cfg.seed, cfg.noop_max, cfg.sticky_actions)
     rng = np.random.default_rng(cfg.seed + 1)
     rec: dict[str, list] = {k: [] for k in ("observations", "frames", "ram", "representation")}
@@ -118,8 +119,9 @@ def load(path: Path) -> Rollout:
             if "action_names" in npz.files
             else None
         )
+        rewards = _read(npz, path, "rewards") if "rewards" in npz.files else None
     return Rollout(path, frames, n, np.asarray(score, np.float64).reshape(n),
-                   np.asarray(ep, np.float64).reshape(-1), actions, names)  # fmt: skip
+                   np.asarray(ep, np.float64).reshape(-1), actions, names, rewards)  # fmt: skip
 
 
 def _check_integrity(npz, path: Path) -> None:
