@@ -49,7 +49,7 @@ class RenderConfig:
     """Integer nearest-neighbour upscale of the 160x210 screen (2 keeps yuv420p colours exact)."""
     crf: int = 18
     """x264 constant rate factor of gameplay videos (lower is better quality, larger files)."""
-    activation_crf: int = 23
+    activation_crf: int = 20
     """x264 constant rate factor of activation and atlas videos."""
     preset: str = "veryfast"
     """x264 preset."""

@@ -128,11 +128,17 @@ def detect_convention(graph_def: GraphDef, algo: str, path: Path) -> Convention:
     """The convention whose node names the graph has (preferring the algorithm's own),
     else one found by analysing the graph; an EntryError when neither works."""
     names = {n.name for n in graph_def.node}
-    candidates = [CONVENTIONS[algo]] if algo in CONVENTIONS else []
-    candidates += [c for c in CONVENTIONS.values() if c.family != algo]
-    for conv in candidates:
-        if conv.input in names and all(layer in names for layer in conv.layers):
-            return conv
+    consumed = {_op_name(i) for n in graph_def.node for i in n.input}
+    matches = [
+        c
+        for c in CONVENTIONS.values()
+        if c.input in names and all(layer in names for layer in c.layers)
+    ]
+    # A Rainbow graph holds every DQN name too: a match whose output feeds nothing further
+    # is the network's real output; the algorithm's own family breaks ties.
+    matches.sort(key=lambda c: (c.output in consumed, c.family != algo))
+    if matches:
+        return matches[0]
     from zoo_site.discover import discover_convention
 
     found = discover_convention(graph_def)
@@ -144,6 +150,10 @@ def detect_convention(graph_def: GraphDef, algo: str, path: Path) -> Convention:
         f"the graph's node names match no known convention ({known}) and no input -> "
         "conv -> dense -> output chain was found; set [algos.<id>] layers in zoo-site.toml",
     )
+
+
+def _op_name(tensor: str) -> str:
+    return tensor.lstrip("^").split(":")[0]
 
 
 def configured_convention(graph_def: GraphDef, algo: str, path: Path, cfg: Any) -> Convention:

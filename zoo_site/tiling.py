@@ -116,7 +116,7 @@ class ConvView(View):
 class DenseView(View):
     """A dense layer (N, units): a grid of square cells, per-unit min/max scaling."""
 
-    def __init__(self, name: str, op: str, values: np.ndarray, cell: int = 6):
+    def __init__(self, name: str, op: str, values: np.ndarray, cell: int = 8):
         super().__init__(name, "dense", op)
         self.values = values
         self.lo, self.hi = values.min(axis=0), values.max(axis=0)
@@ -206,8 +206,10 @@ def strip(view: View) -> tuple[np.ndarray, dict]:
 
 
 def conv_scale(height: int) -> int:
-    """Tile upscale for a conv layer: small maps get bigger tiles (20 -> 2x, 9 and 7 -> 3x)."""
-    return max(1, min(3, 40 // max(1, height)))
+    """Tile upscale of conv maps: 2, so with even gaps every activation is a 2x2 block on
+    an even offset, which yuv420p's 2x2 chroma subsampling keeps exact. Pages enlarge
+    further with nearest-neighbour scaling."""
+    return 2
 
 
 def make_views(layers, action_names: list[str], chosen: np.ndarray) -> list[View]:

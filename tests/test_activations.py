@@ -1,0 +1,157 @@
+"""Activations: the pictures on the site are the graph's real layer outputs, frame n = step n."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+from mediacheck import decode
+from PIL import Image
+
+from zoo_site import activations
+from zoo_site.graphs import load_runner
+from zoo_site.tiling import LUT, make_views, to_index
+
+ROOT = Path(__file__).resolve().parents[1]
+PICKED = ["apex/Seaquest/2/final", "dqn/Breakout/1/initial"]  # NCHW and NHWC conventions
+
+
+def entry_json(site: Path, entry_id: str) -> dict:
+    algo, game, run, tag = entry_id.split("/")
+    return json.loads((site / "media" / algo / game / run / tag / "entry.json").read_text())
+
+
+def model_and_rollout(zoo: Path, entry_id: str) -> tuple[Path, Path]:
+    algo, game, run, tag = entry_id.split("/")
+    folder = zoo / algo / f"{game}NoFrameskip-v4"
+    return folder / f"model{run}_{tag}.pb", folder / f"model{run}_{tag}_rollout.npz"
+
+
+def independent_layers(zoo: Path, entry_id: str, steps: list[int]) -> list[list[np.ndarray]]:
+    """Re-run the frozen graph on single observations, one call per step."""
+    model, ro = model_and_rollout(zoo, entry_id)
+    runner = load_runner(model, entry_id.split("/")[0], every_layer=True)
+    with np.load(ro) as npz:
+        obs = npz["observations"]
+    out = [runner(obs[s : s + 1]) for s in steps]
+    nchw = runner.convention.data_format == "NCHW"
+    return [
+        [np.transpose(v, (0, 2, 3, 1)) if (nchw and v.ndim == 4) else v for v in o] for o in out
+    ]
+
+
+@pytest.fixture(scope="module")
+def pipeline_acts(demo_zoo):
+    """What the build computes: every layer for every step, batched."""
+    result = {}
+    for entry_id in PICKED:
+        model, ro = model_and_rollout(demo_zoo, entry_id)
+        runner = load_runner(model, entry_id.split("/")[0], every_layer=True)
+        steps = len(np.load(ro)["frames"])
+        result[entry_id] = activations.compute(
+            runner, activations.load_observations(ro, steps), model
+        )
+    return result
+
+
+@pytest.mark.parametrize("entry_id", PICKED)
+def test_batched_activations_equal_independent_runs(demo_zoo, pipeline_acts, entry_id):
+    acts = pipeline_acts[entry_id]
+    assert [layer.name for layer in acts.layers] == ["conv1", "conv2", "conv3", "fc", "output"]
+    assert acts.layers[0].values.shape[1:] == (20, 20, 32)  # canonical NHWC
+    steps = [0, 57, 199]
+    for step, layers in zip(steps, independent_layers(demo_zoo, entry_id, steps), strict=True):
+        for layer, single in zip(acts.layers, layers, strict=True):
+            np.testing.assert_allclose(layer.values[step], single[0], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("entry_id", PICKED)
+def test_entry_manifest_and_per_step_data(demo_site, demo_zoo, pipeline_acts, entry_id):
+    schema = json.loads((ROOT / "docs" / "entry.schema.json").read_text())
+    data = entry_json(demo_site, entry_id)
+    jsonschema.Draft202012Validator(schema).validate(data)
+    acts = pipeline_acts[entry_id]
+    steps = data["steps"]
+    n = data["frames"]
+    assert len(steps["actions"]) == len(steps["score"]) == len(steps["rewards"]) == n
+    assert steps["action_source"] == "rollout"
+    _, ro = model_and_rollout(demo_zoo, entry_id)
+    with np.load(ro) as npz:
+        assert steps["actions"] == npz["actions"].tolist()
+        assert steps["action_names"] == npz["action_names"].tolist()
+        np.testing.assert_allclose(steps["score"], npz["score"])
+    outputs = data["activations"]["outputs"]
+    raw = np.fromfile(demo_site / outputs["url"], "<f4").reshape(outputs["shape"])
+    np.testing.assert_allclose(raw, acts.output.values, rtol=1e-6)
+    assert steps["greedy"] == np.argmax(raw, axis=1).tolist()
+    assert outputs["label"] == "Q-values"
+
+
+def expected_frames(acts, data: dict) -> dict[str, np.ndarray]:
+    chosen = np.asarray(data["steps"]["actions"])
+    views = make_views(acts.layers, data["steps"]["action_names"], chosen)
+    return {v.name: v.frames(0, data["frames"]) for v in views}
+
+
+@pytest.mark.parametrize("entry_id", PICKED)
+def test_layer_videos_show_step_n_at_frame_n(demo_site, pipeline_acts, entry_id):
+    data = entry_json(demo_site, entry_id)
+    expected = expected_frames(pipeline_acts[entry_id], data)
+    for layer in data["activations"]["layers"]:
+        meta, frames = decode(demo_site / layer["video"])
+        want = expected[layer["name"]].astype(np.int16)
+        assert frames.shape == want.shape, layer["name"]
+        error = np.abs(frames.astype(np.int16) - want).mean(axis=(1, 2, 3))
+        assert error.max() < 6.0, (layer["name"], error.max())
+        # Identity, not similarity: frame n is closer to step n than to step n+1.
+        other = np.abs(frames[:-1].astype(np.int16) - want[1:]).mean(axis=(1, 2, 3))
+        differs = np.abs(want[1:] - want[:-1]).mean(axis=(1, 2, 3)) > 2.0
+        assert (error[:-1][differs] < other[differs]).all(), layer["name"]
+
+
+def test_atlas_regions_crop_to_the_layer_videos(demo_site):
+    data = entry_json(demo_site, PICKED[0])
+    atlas = data["activations"]["atlas"]
+    _, atlas_frames = decode(demo_site / atlas["video"])
+    assert atlas_frames.shape[1:3] == (atlas["height"], atlas["width"])
+    assert len(atlas_frames) == data["frames"]
+    videos = {layer["name"]: layer["video"] for layer in data["activations"]["layers"]}
+    videos["gameplay"] = data["video"]
+    assert set(atlas["regions"]) == set(videos)
+    for name, r in atlas["regions"].items():
+        _, frames = decode(demo_site / videos[name])
+        crop = atlas_frames[:, r["y"] : r["y"] + r["height"], r["x"] : r["x"] + r["width"]]
+        assert crop.shape == frames.shape, name
+        error = np.abs(crop.astype(np.int16) - frames.astype(np.int16)).mean()
+        assert error < 4.0, (name, error)
+
+
+def test_strips_are_units_by_time_and_exact(demo_site, pipeline_acts):
+    data = entry_json(demo_site, PICKED[1])
+    acts = pipeline_acts[PICKED[1]]
+    for layer, values in zip(data["activations"]["layers"], acts.layers, strict=True):
+        strip = layer["strip"]
+        image = np.asarray(Image.open(demo_site / strip["image"]).convert("RGB"))
+        assert image.shape[:2] == (strip["height"], strip["width"])
+        assert strip["columns"] == data["frames"] and strip["steps_per_column"] == 1
+        rows = values.values.mean(axis=(1, 2)) if layer["kind"] == "conv" else values.values
+        assert strip["rows"] == rows.shape[1]
+        lo = np.asarray(strip["scaling"]["min"], np.float32)
+        hi = np.asarray(strip["scaling"]["max"], np.float32)
+        for step in (0, 100, data["frames"] - 1):
+            want = LUT[to_index(rows[step], lo, hi)]
+            got = image[:: strip["row_height"], step]
+            assert np.abs(got.astype(int) - want.astype(int)).max() <= 1, (layer["name"], step)
+
+
+def test_scaling_is_stated_and_constant_per_layer(demo_site, pipeline_acts):
+    data = entry_json(demo_site, PICKED[0])
+    acts = pipeline_acts[PICKED[0]]
+    conv1 = data["activations"]["layers"][0]
+    assert conv1["scaling"]["method"] == "per-channel min/max over the rollout"
+    np.testing.assert_allclose(conv1["scaling"]["max"], acts.layers[0].values.max(axis=(0, 1, 2)),
+                               rtol=1e-5)  # fmt: skip
+    assert len(conv1["scaling"]["min"]) == 32
