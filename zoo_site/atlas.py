@@ -17,6 +17,9 @@ from zoo_site.render import CHUNK, chunks, poster_step, save_png, sinks, upscale
 from zoo_site.tiling import BACKGROUND, View, even, strip
 
 GAP = 4
+#: Regions start on multiples of 8 pixels, the codec's block grid: a layer's picture is
+#: then encoded the same way in the atlas as in its own video, with no blurred seams.
+ALIGN = 8
 #: Widths tried for the layers' area right of the gameplay; the smallest atlas wins.
 RIGHT_WIDTHS = range(300, 1201, 20)
 
@@ -43,16 +46,20 @@ def layout(game_size: tuple[int, int], views: list[View]) -> tuple[list[Region],
 def _shelves(game_size, views: list[View], right_width: int):
     gw, gh = game_size
     regions = [Region("gameplay", 0, 0, gw, gh)]
-    x0 = gw + GAP
+    x0 = _align(gw + GAP)
     x, y, shelf = x0, 0, 0
     for view in views:
         if x > x0 and x + view.width > x0 + right_width:
-            x, y, shelf = x0, y + shelf + GAP, 0
+            x, y, shelf = x0, _align(y + shelf + GAP), 0
         regions.append(Region(view.name, x, y, view.width, view.height))
-        x, shelf = x + view.width + GAP, max(shelf, view.height)
+        x, shelf = _align(x + view.width + GAP), max(shelf, view.height)
     width = max(r.x + r.width for r in regions)
     height = max(r.y + r.height for r in regions)
     return regions, (even(width), even(height))
+
+
+def _align(n: int) -> int:
+    return -(-n // ALIGN) * ALIGN
 
 
 class Canvas:

@@ -77,7 +77,9 @@ def build(options: BuildOptions, reporter: Reporter) -> BuildSummary:
     _assemble(out, manifest, built, zoo)
     reporter.summary(summary)
     if summary.errors:
-        raise BuildFailed(f"{summary.errors} problem(s); the site was written without them")
+        raise BuildFailed(
+            f"{summary.errors} problem(s), listed above; the site has everything else"
+        )
     return summary
 
 

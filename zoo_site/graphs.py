@@ -107,6 +107,9 @@ CONVENTIONS: dict[str, Convention] = {
 
 def load_graph_def(path: Path) -> GraphDef:
     """Parse a frozen graph, with a clear error for anything that is not one."""
+    from zoo_site.tfload import tensorflow
+
+    tensorflow()
     from google.protobuf.message import DecodeError
     from tensorflow.core.framework.graph_pb2 import GraphDef
 

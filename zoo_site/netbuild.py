@@ -32,7 +32,9 @@ def _he(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int) -> np.nda
 
 def _frozen(seed: int, body: Callable) -> GraphDef:
     """The GraphDef of a fresh graph that `body(tf, rng)` fills, rng seeded by `seed`."""
-    import tensorflow as tf
+    from zoo_site.tfload import tensorflow
+
+    tf = tensorflow()
 
     rng = np.random.default_rng(seed)
     graph = tf.Graph()
