@@ -14,7 +14,7 @@ import numpy as np
 
 from zoo_site.config import RenderConfig
 from zoo_site.render import CHUNK, chunks, poster_step, save_png, sinks, upscale
-from zoo_site.tiling import BACKGROUND, View, even, strip
+from zoo_site.tiling import View, background, even, strip
 
 GAP = 4
 #: Regions start on multiples of 8 pixels, the codec's block grid: a layer's picture is
@@ -67,8 +67,7 @@ class Canvas:
 
     def __init__(self, regions: list[Region], size: tuple[int, int], capacity: int):
         self.regions = regions
-        self.frames = np.empty((capacity, size[1], size[0], 3), np.uint8)
-        self.frames[:] = BACKGROUND
+        self.frames = background((capacity, size[1], size[0], 3))
 
     def compose(self, images: dict[str, np.ndarray]) -> np.ndarray:
         k = len(images["gameplay"])

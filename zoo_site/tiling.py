@@ -45,8 +45,7 @@ def pad_even(frames: np.ndarray) -> np.ndarray:
     k, h, w, _ = frames.shape
     if h % 2 == 0 and w % 2 == 0:
         return frames
-    out = np.empty((k, even(h), even(w), 3), np.uint8)
-    out[:] = BACKGROUND
+    out = background((k, even(h), even(w), 3))
     out[:, :h, :w] = frames
     return out
 
@@ -57,22 +56,31 @@ def grid_shape(count: int, aspect: float = 2.0) -> tuple[int, int]:
     return math.ceil(count / cols), cols
 
 
+def background(shape: tuple[int, ...]) -> np.ndarray:
+    """An RGB array of `shape` (..., 3) filled with the background colour, fast."""
+    out = np.empty(shape, np.uint8)
+    flat = out.reshape(-1, shape[-2] * 3) if len(shape) > 2 else out.reshape(1, -1)
+    flat[0] = np.tile(BACKGROUND, flat.shape[1] // 3)
+    flat[1:] = flat[0]
+    return out
+
+
 def tile(indices: np.ndarray, rows: int, cols: int, scale: int, gap: int) -> np.ndarray:
     """(k, h, w, n) colour indices -> (k, H, W, 3) RGB grid of n tiles, with gaps.
 
-    Colours are looked up on the small array first; the upscale is one broadcast copy
-    into a canvas that already holds the gaps.
+    Colours are looked up on the small array; the upscale is one broadcast assignment
+    straight into a canvas that already holds the gaps.
     """
     k, h, w, n = indices.shape
-    rgb = np.empty((k, h, w, rows * cols, 3), np.uint8)
-    rgb[:] = BACKGROUND
-    rgb[:, :, :, :n] = LUT[indices]
+    rgb = LUT[indices]  # k, h, w, n, 3
+    if n < rows * cols:
+        pad = background((k, h, w, rows * cols - n, 3))
+        rgb = np.concatenate([rgb, pad], axis=3)
     tiles = rgb.reshape(k, h, w, rows, cols, 3).transpose(0, 3, 1, 4, 2, 5)  # k,r,h,c,w,3
-    big = np.broadcast_to(tiles[:, :, :, None, :, :, None], (k, rows, h, scale, cols, w, scale, 3))
     hs, ws = h * scale, w * scale
-    canvas = np.empty((k, rows, hs + gap, cols, ws + gap, 3), np.uint8)
-    canvas[:] = BACKGROUND
-    canvas[:, :, :hs, :, :ws] = big.reshape(k, rows, hs, cols, ws, 3)
+    canvas = background((k, rows, hs + gap, cols, ws + gap, 3))
+    target = canvas[:, :, :hs, :, :ws].reshape(k, rows, h, scale, cols, w, scale, 3)
+    target[...] = tiles[:, :, :, None, :, :, None, :]
     flat = canvas.reshape(k, rows * (hs + gap), cols * (ws + gap), 3)
     return pad_even(flat[:, : flat.shape[1] - gap, : flat.shape[2] - gap])
 
