@@ -40,6 +40,8 @@ def fake_entry(algo: str, game: str, run: int, tag: str) -> dict:
         "episode_returns": [float(run * 10)] if tag == "final" else [],
         "score": run * 10.5,
         "rollout": {"source": "played"},
+        "activations": False,
+        "details": f"{media}/entry.json",
     }
 
 

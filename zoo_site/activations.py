@@ -48,10 +48,12 @@ def layer_names(convention: Convention) -> list[tuple[str, str]]:
     return [*names, ("fc", "dense"), ("output", "output")]
 
 
-def load_observations(path: Path, steps: int) -> np.ndarray:
-    """The rollout's observations as float32 (N, 84, 84, 4) in [0, 1]."""
-    with np.load(path, allow_pickle=False) as npz:
-        obs = npz["observations"]
+def load_observations(path: Path, steps: int, obs: np.ndarray | None = None) -> np.ndarray:
+    """The rollout's observations (read from `path` unless given) as float32 (N, 84, 84, 4)
+    in [0, 1]."""
+    if obs is None:
+        with np.load(path, allow_pickle=False) as npz:
+            obs = npz["observations"]
     if obs.ndim == 4 and obs.shape[1:] == (4, 84, 84):
         obs = np.transpose(obs, (0, 2, 3, 1))  # stored channels-first
     if obs.ndim != 4 or obs.shape[1:] != OBS_SHAPE:

@@ -129,8 +129,8 @@ def _play(task: EntryTask, key: str) -> Path:
 def _render(task: EntryTask, rollout_path: Path, media_dir: Path) -> dict:
     from zoo_site import render, rollout
 
-    ro = rollout.load(rollout_path)
-    acts, error = _activations(task, rollout_path, ro.steps)
+    ro = rollout.load(rollout_path, observations=task.entry.model is not None)
+    acts, error = _activations(task, rollout_path, ro)
     names = ro.action_names or _action_names(task.entry.game)
     greedy = acts.greedy_actions() if acts else None
     taken = ro.actions if ro.actions is not None else greedy
@@ -153,7 +153,7 @@ def _render(task: EntryTask, rollout_path: Path, media_dir: Path) -> dict:
     return info
 
 
-def _activations(task: EntryTask, rollout_path: Path, steps: int):
+def _activations(task: EntryTask, rollout_path: Path, ro):
     """(Activations, None), or (None, why) when the model is absent or unusable."""
     from zoo_site import activations
     from zoo_site.graphs import load_runner
@@ -163,7 +163,8 @@ def _activations(task: EntryTask, rollout_path: Path, steps: int):
         return None, None
     try:
         runner = load_runner(model, task.entry.algo, every_layer=True, override=task.algo)
-        obs = activations.load_observations(rollout_path, steps)
+        obs = activations.load_observations(rollout_path, ro.steps, ro.observations)
+        ro.observations = None  # the float32 copy is all that is needed now
         return activations.compute(runner, obs, model), None
     except EntryError as exc:
         path = exc.path or str(model)

@@ -34,6 +34,7 @@ class Rollout:
     actions: np.ndarray | None
     action_names: list[str] | None
     rewards: np.ndarray | None = None
+    observations: np.ndarray | None = None
 
 
 def play(model: Path, algo: str, game: str, cfg: RolloutConfig, override=None) -> dict:
@@ -84,8 +85,13 @@ def save(path: Path, data: dict[str, np.ndarray]) -> None:
         np.savez_compressed(tmp, **data)
 
 
-def load(path: Path) -> Rollout:
-    """Open and validate a rollout; any problem is an EntryError naming the file."""
+def load(path: Path, observations: bool = True) -> Rollout:
+    """Open and validate a rollout; any problem is an EntryError naming the file.
+
+    Every array is read once, in full, which checks its CRC (a damaged member is found
+    before it is used); with `observations=False` the (large) observations are only
+    checked for shape, not read.
+    """
     path = Path(path)
     try:
         npz = np.load(path, allow_pickle=False)
@@ -94,7 +100,6 @@ def load(path: Path) -> Rollout:
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise EntryError(path, f"not a readable npz file (truncated or corrupt?): {exc}") from None
     with npz:
-        _check_integrity(npz, path)
         missing = [k for k in REQUIRED_KEYS if k not in npz.files]
         if missing:
             raise EntryError(
@@ -120,18 +125,13 @@ def load(path: Path) -> Rollout:
             else None
         )
         rewards = _read(npz, path, "rewards") if "rewards" in npz.files else None
+        obs = _read(npz, path, "observations") if observations else None
+        for key in set(npz.files) - {"frames", "observations", "score", "ep_rewards",
+                                     "actions", "action_names", "rewards"}:  # fmt: skip
+            _read(npz, path, key)  # ram, representation, ...: checked, not kept
     return Rollout(path, frames, n, np.asarray(score, np.float64).reshape(n),
-                   np.asarray(ep, np.float64).reshape(-1), actions, names, rewards)  # fmt: skip
-
-
-def _check_integrity(npz, path: Path) -> None:
-    """Check every member's CRC, streaming (a damaged array is found before it is used)."""
-    try:
-        bad = npz.zip.testzip()
-    except Exception as exc:
-        raise EntryError(path, f"not a readable npz file (truncated or corrupt?): {exc}") from None
-    if bad:
-        raise EntryError(path, f"member {bad!r} is corrupt (bad CRC)")
+                   np.asarray(ep, np.float64).reshape(-1), actions, names, rewards,
+                   obs)  # fmt: skip
 
 
 def _member_shape(npz, path: Path, key: str) -> tuple[int, ...]:
