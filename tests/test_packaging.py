@@ -7,16 +7,24 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_wheel_ships_templates_and_site_src(tmp_path):
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "-q", "-w", str(tmp_path), str(ROOT)],
+         "-q", "-w", str(out), str(ROOT)],
         check=True,
     )  # fmt: skip
-    (wheel,) = tmp_path.glob("zoo_site-*.whl")
+    (built,) = out.glob("zoo_site-*.whl")
+    return built
+
+
+def test_wheel_ships_templates_and_site_src(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for template in (ROOT / "templates").iterdir():
         assert f"zoo_site/templates/{template.name}" in names
@@ -27,14 +35,8 @@ def test_wheel_ships_templates_and_site_src(tmp_path):
     assert "zoo-site = zoo_site.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
-def test_installed_layout_finds_its_resources(tmp_path):
-    """Unpack the wheel alone (no checkout beside it) and render pages from it."""
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "-q", "-w", str(tmp_path), str(ROOT)],
-        check=True,
-    )  # fmt: skip
-    (wheel,) = tmp_path.glob("zoo_site-*.whl")
+def test_installed_layout_finds_its_resources(wheel, tmp_path):
+    """Unpack the wheel alone (no checkout beside it) and find the resources in it."""
     target = tmp_path / "installed"
     zipfile.ZipFile(wheel).extractall(target)
     code = "import zoo_site.resources as r; print(r.templates_dir()); print(r.site_src_dir())"
