@@ -21,9 +21,13 @@ from zoo_site.render import upscale
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def site(demo_site, test_cache) -> Path:
+@pytest.fixture(scope="module", autouse=True)
+def shared_cache(test_cache) -> None:
     CACHE[:] = [test_cache]
+
+
+@pytest.fixture(scope="module")
+def site(demo_site) -> Path:
     return demo_site
 
 
@@ -221,3 +225,23 @@ def test_refuses_to_overwrite_a_folder_that_is_not_a_site(tmp_path, demo_zoo):
     assert result.exit_code != 0
     assert "refusing to replace" in result.output
     assert (out / "thesis.tex").read_text() == "years of work"
+
+
+def test_model_without_rollout_is_played_once_into_the_cache(tmp_path, demo_zoo):
+    zoo = tmp_path / "zoo"
+    game = zoo / "dqn" / "PongNoFrameskip-v4"
+    game.mkdir(parents=True)
+    shutil.copy(demo_zoo / "dqn" / "PongNoFrameskip-v4" / "model2_final.pb", game / "model7.pb")
+    (zoo / "zoo-site.toml").write_text("[rollout]\nsteps = 30\nseed = 3\n")
+    out = tmp_path / "site"
+    result = run_build("--zoo", str(zoo), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    (entry,) = manifest_of(out)["entries"]
+    assert entry["id"] == "dqn/Pong/7/final"  # an untagged model is the final snapshot
+    assert entry["rollout"] == {"source": "played"} and entry["frames"] == 30
+    assert entry["activations"] is True
+    played = list(CACHE[0].glob("rollouts/dqn/PongNoFrameskip-v4/model7_final_rollout.npz"))
+    assert len(played) == 1
+    assert not list(zoo.rglob("*.npz"))  # the zoo itself is never written to
+    again = run_build("--zoo", str(zoo), "--out", str(out))
+    assert "(0 rendered, 1 reused)" in again.output
