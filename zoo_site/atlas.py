@@ -111,7 +111,7 @@ def _describe(out, views, regions, atlas_size, media_dir: Path, cfg: RenderConfi
             "name": view.name, "kind": view.kind, "op": view.op,
             "shape": list(view.values.shape[1:]), "video": f"layer-{view.name}.mp4",
             "width": view.width, "height": view.height, "scaling": view.scaling,
-            "grid": getattr(view, "grid", None),
+            "grid": view.grid,
             "strip": {"image": f"strip-{view.name}.png", "width": meta["columns"],
                       "height": meta["rows"] * meta["row_height"], **meta},
         })  # fmt: skip

@@ -120,13 +120,14 @@ def _resolve_zoo(options, config, base, cache, reporter) -> tuple[Path, bool]:
     else:
         spec = DemoSpec(steps=config.demo.steps)
         reporter.info(f"No zoo given: making the demo zoo in {cache / 'demo-zoo'} (once).")
-        with reporter.task("demo zoo: playing agents", total=spec_size(spec)) as advance:
-            zoo = make_demo_zoo(cache / "demo-zoo", spec, options.jobs, lambda _: advance())
+        zoo = make_demo(cache / "demo-zoo", spec, options.jobs, reporter)
     return zoo, (zoo / MARKER).is_file()
 
 
-def spec_size(spec: DemoSpec) -> int:
-    return len(spec.games) * len(spec.algos) * len(spec.runs) * len(spec.tags)
+def make_demo(path: Path, spec: DemoSpec, jobs: int | None, reporter: Reporter) -> Path:
+    """The demo zoo at `path` (made once), with a progress bar while its agents play."""
+    with reporter.task("demo zoo: playing agents", total=spec.size) as advance:
+        return make_demo_zoo(path, spec, jobs, lambda _: advance())
 
 
 def _run_entries(entries: list[Entry], config: Config, cache: Path, jobs, reporter):

@@ -96,14 +96,12 @@ def demo(
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes.")] = None,
 ) -> None:
     """Make the demo zoo: untrained agents, frozen to .pb, played in the real emulator."""
-    from zoo_site.build import spec_size
-    from zoo_site.demo import DemoSpec, make_demo_zoo
+    from zoo_site.build import make_demo
+    from zoo_site.demo import DemoSpec
     from zoo_site.report import Reporter
 
-    spec = DemoSpec(steps=steps)
     reporter = Reporter()
-    with reporter.task("demo zoo: playing agents", total=spec_size(spec)) as advance:
-        make_demo_zoo(out, spec, jobs, lambda _: advance())
+    make_demo(out, DemoSpec(steps=steps), jobs, reporter)
     reporter.info(f"Demo zoo: {out} (build its site with: zoo-site build --zoo {out})")
 
 

@@ -32,6 +32,11 @@ class DemoSpec:
     epsilon: float = 0.1
     version: int = 1  # bump when the demo's making changes
 
+    @property
+    def size(self) -> int:
+        """How many entries (and so rollouts to play) the demo zoo has."""
+        return len(self.games) * len(self.algos) * len(self.runs) * len(self.tags)
+
     def seed(self, algo: str, game: str, run: int, tag: str) -> int:
         text = f"{algo}/{game}/{run}/{tag}".encode()
         return int.from_bytes(hashlib.blake2b(text, digest_size=4).digest(), "little")

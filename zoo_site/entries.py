@@ -66,8 +66,8 @@ def run_entry(task: EntryTask) -> EntryResult:
 
 def _run(task: EntryTask) -> EntryResult:
     entry = task.entry
-    rollout_path, source, rollout_key = _rollout_source(task)
     model_key = file_digest(entry.model) if entry.model else None
+    rollout_path, source, rollout_key = _rollout_source(task, model_key)
     algo_cfg = asdict(task.algo) if task.algo else None
     key = _digest(__version__, rollout_key, model_key, algo_cfg, asdict(task.render))
     media_dir = task.cache_dir / "media" / key
@@ -89,14 +89,14 @@ def _digest(*parts: object) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
-def _rollout_source(task: EntryTask) -> tuple[Path | None, str, str]:
+def _rollout_source(task: EntryTask, model_key: str | None) -> tuple[Path | None, str, str]:
     """(rollout file or None if it must be played, "zoo"/"played", its content key)."""
     entry = task.entry
     if entry.rollout is not None:
         return entry.rollout, "zoo", file_digest(entry.rollout)
-    if entry.model is None:  # the catalog never makes such an entry
+    if model_key is None:  # the catalog never makes such an entry
         raise EntryError(None, f"{entry.id} has neither a model nor a rollout")
-    key = _digest(file_digest(entry.model), entry.algo, entry.game, asdict(task.rollout))
+    key = _digest(model_key, entry.algo, entry.game, asdict(task.rollout))
     played = _played_path(task)
     if played.exists() and _read_key(played) == key:
         return played, "played", key
@@ -175,8 +175,7 @@ def _render_activations(task, ro, acts, names, taken, media_dir: Path) -> dict:
     from zoo_site.atlas import render_all
     from zoo_site.tiling import make_views
 
-    chosen = taken if taken is not None else acts.greedy_actions()
-    views = make_views(acts.layers, names, chosen)
+    views = make_views(acts.layers, names, taken)  # taken falls back to greedy
     media = render_all(ro.frames, views, media_dir, task.render)
     if media["atlas_frames"] != ro.steps:
         raise EntryError(ro.path, f"atlas has {media['atlas_frames']} frames for {ro.steps} steps")
@@ -196,7 +195,7 @@ def _render_activations(task, ro, acts, names, taken, media_dir: Path) -> dict:
                 "dtype": "float32",
                 "shape": list(out.shape),
                 "label": OUTPUT_LABELS.get(task.entry.algo, "outputs"),
-            },  # fmt: skip
+            },
         },
         "files": [
             "gameplay.mp4",
@@ -205,7 +204,7 @@ def _render_activations(task, ro, acts, names, taken, media_dir: Path) -> dict:
             "atlas-poster.png",
             "outputs.f32",
             *layer_files,
-        ],  # fmt: skip
+        ],
     }
 
 
@@ -219,7 +218,7 @@ def _action_names(game: str) -> list[str]:
 
 
 def _step_data(ro, names: list[str], taken, greedy) -> dict:
-    rewards = ro.rewards if ro.rewards is not None else None
+    rewards = ro.rewards
     return {
         "action_names": list(names),
         "actions": None if taken is None else np.asarray(taken).astype(int).tolist(),

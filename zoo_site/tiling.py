@@ -95,6 +95,7 @@ class View:
     width: int = 0
     height: int = 0
     scaling: dict = field(default_factory=dict)
+    grid: dict | None = None
 
     def frames(self, start: int, stop: int) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
