@@ -9,6 +9,8 @@ install:
 test-deps:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }
 	$(PYTHON) -m pip install -q -e ".[test]"
+	@command -v npm >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq npm; }
+	npm install --no-save --no-audit --no-fund --silent --prefix build/npm axe-core@4
 
 lint:
 	$(PYTHON) -m ruff check zoo_site tests $(wildcard benchmarks)

@@ -64,5 +64,59 @@ window.Zoo = (function () {
     return `${parts.join(" ")} Showing ${describe(result.choice)} instead.`;
   }
 
-  return { KEYS, formatNumber, resolve, describe, missMessage };
+  /* The entry the URL asks for: algo, game, run (or the original viewer's run_id), tag. */
+  function wantedFromUrl(params) {
+    return {
+      algo: params.get("algo"),
+      game: params.get("game"),
+      run: params.get("run") || params.get("run_id"),
+      tag: params.get("tag"),
+    };
+  }
+
+  async function fetchOk(url) {
+    const response = await fetch(url, { cache: "no-cache" });
+    if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+    return response;
+  }
+
+  async function loadJson(url) {
+    return (await fetchOk(url)).json();
+  }
+
+  /* Raw little-endian float32 values, shape [rows, cols]: an array of rows. */
+  async function loadFloat32(url, shape) {
+    const buffer = await (await fetchOk(url)).arrayBuffer();
+    const [rows, cols] = shape;
+    if (buffer.byteLength !== rows * cols * 4) {
+      throw new Error(`${url}: ${buffer.byteLength} bytes, expected ${rows * cols * 4}`);
+    }
+    const all = new Float32Array(buffer);
+    const out = [];
+    for (let r = 0; r < rows; r++) out.push(all.subarray(r * cols, (r + 1) * cols));
+    return out;
+  }
+
+  /* Step n of an entry is video frame n: shown from n/fps to (n+1)/fps; seek to its centre. */
+  function stepAt(time, fps, frames) {
+    return Math.min(frames - 1, Math.max(0, Math.floor(time * fps + 1e-6)));
+  }
+
+  function timeOf(step, fps) {
+    return (step + 0.5) / fps;
+  }
+
+  /* The step a deep link asks for, from frame= or t= (seconds); null when absent or bad. */
+  function stepFromUrl(params, fps, frames) {
+    const frame = params.get("frame");
+    if (frame !== null && /^\d+$/.test(frame)) return Math.min(frames - 1, Number(frame));
+    const t = params.get("t");
+    if (t !== null && /^\d+(\.\d+)?$/.test(t)) return stepAt(Number(t), fps, frames);
+    return null;
+  }
+
+  return {
+    KEYS, formatNumber, resolve, describe, missMessage, wantedFromUrl,
+    loadJson, loadFloat32, stepAt, timeOf, stepFromUrl,
+  };
 })();

@@ -1,46 +1,10 @@
-/* zoo-site viewer: pick an entry with four cascading selects and play its video. */
+/* zoo-site viewer: one agent's gameplay, frame by frame, with each step's data. */
 "use strict";
 
 (function () {
-  const Zoo = window.Zoo;
   const $ = (id) => document.getElementById(id);
   const video = $("video");
-  const state = { manifest: null, entry: null };
-
-  function wantedFromUrl(search) {
-    const params = new URLSearchParams(search);
-    return {
-      algo: params.get("algo"),
-      game: params.get("game"),
-      run: params.get("run") || params.get("run_id"),
-      tag: params.get("tag"),
-    };
-  }
-
-  async function loadManifest() {
-    const response = await fetch("manifest.json", { cache: "no-cache" });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    return response.json();
-  }
-
-  function showMessage(text) {
-    $("message").textContent = text;
-    $("message").hidden = !text;
-  }
-
-  function optionLabel(key, value) {
-    const list = { algo: state.manifest.algos, tag: state.manifest.tags }[key];
-    const item = list && list.find((x) => x.id === value);
-    return item ? item.label : value;
-  }
-
-  function fillSelects(result) {
-    for (const key of Zoo.KEYS) {
-      const options = result.options[key].map((v) => new Option(optionLabel(key, v), v));
-      $(key).replaceChildren(...options);
-      $(key).value = result.choice[key];
-    }
-  }
+  const state = { manifest: null, entry: null, choice: null, details: null, player: null };
 
   function showFacts(entry) {
     const returns = entry.episode_returns.map(Zoo.formatNumber).join(", ");
@@ -51,81 +15,85 @@
     $("fact-score").textContent = Zoo.formatNumber(entry.score);
   }
 
-  function showEntry(entry) {
-    const title = `${optionLabel("algo", entry.algo)} playing ${entry.game}`;
+  function actionText(steps, n) {
+    const list = steps.actions || steps.greedy;
+    if (!list) return "not recorded";
+    const name = steps.action_names[list[n]] || `action ${list[n]}`;
+    return steps.actions ? name : `${name} (the network's greedy choice)`;
+  }
+
+  function showStep(step) {
+    const entry = state.entry;
+    $("step").textContent = `step ${step} / ${entry.frames}`;
+    const steps = state.details && state.details.id === entry.id ? state.details.steps : null;
+    if (!steps) return;
+    $("step-action").textContent = actionText(steps, step);
+    $("step-reward").textContent = steps.rewards ? Zoo.formatNumber(steps.rewards[step]) : "not recorded";
+    $("step-score").textContent = Zoo.formatNumber(steps.score[step]);
+  }
+
+  function here(withFrame) {
+    const frame = withFrame && state.player.step > 0 ? String(state.player.step) : null;
+    return ZooPicker.urlFor(state.choice, { frame });
+  }
+
+  function remember() {
+    history.replaceState(history.state, "", here(video.paused) + location.hash);
+  }
+
+  async function loadDetails(entry) {
+    try {
+      const details = await Zoo.loadJson(entry.details);
+      if (state.entry !== entry) return;
+      state.details = details;
+      showStep(Math.max(0, state.player.step));
+    } catch (err) {
+      ZooPicker.showMessage(`Could not load this agent's step data: ${err.message}.`);
+    }
+  }
+
+  function onEntry(entry, choice, start) {
+    const title = `${ZooPicker.labelOf(state.manifest, "algo", entry.algo)} playing ${entry.game}`;
     $("heading").textContent = title;
     document.title = `${title} · ${state.manifest.site.title}`;
+    state.choice = choice;
     showFacts(entry);
-    if (video.dataset.entry === entry.id) return;
-    video.dataset.entry = entry.id;
-    video.poster = entry.poster;
-    video.width = entry.width;
-    video.height = entry.height;
-    video.src = entry.video;
-    video.play().catch(() => {}); /* autoplay may be refused or interrupted: controls remain */
-    showStep(0);
-  }
-
-  function showStep(time) {
-    const entry = state.entry;
-    if (!entry) return;
-    const t = time === undefined ? video.currentTime : time;
-    const step = Math.min(entry.frames - 1, Math.max(0, Math.floor(t * entry.fps + 1e-6)));
-    $("step").textContent = `step ${step} / ${entry.frames}`;
-  }
-
-  function watchSteps() {
-    video.addEventListener("seeked", () => showStep());
-    if (!("requestVideoFrameCallback" in video)) {
-      video.addEventListener("timeupdate", () => showStep());
-      return;
+    const params = new URLSearchParams(choice);
+    $("to-grid").href = `grid.html?${new URLSearchParams({ game: entry.game, tag: entry.tag })}`;
+    $("to-activations").href = `video2.html?${params}`;
+    $("to-activations").hidden = !entry.activations;
+    if (video.dataset.entry !== entry.id) {
+      state.entry = entry;
+      state.details = null;
+      video.dataset.entry = entry.id;
+      video.width = entry.width;
+      video.height = entry.height;
+      const step = state.player.load(entry.video, entry.poster, entry.fps, entry.frames, start);
+      if (!step) video.play().catch(() => {}); /* autoplay may be refused: controls remain */
+      loadDetails(entry);
     }
-    let handle = 0;
-    const onFrame = (_now, meta) => {
-      showStep(meta.mediaTime);
-      handle = video.requestVideoFrameCallback(onFrame);
-    };
-    const restart = () => {
-      video.cancelVideoFrameCallback(handle);
-      handle = video.requestVideoFrameCallback(onFrame);
-    };
-    video.addEventListener("loadeddata", restart);
-    restart();
-  }
-
-  function apply(result) {
-    fillSelects(result);
-    state.entry = result.entry;
-    showEntry(result.entry);
-    const query = new URLSearchParams(result.choice).toString();
-    history.replaceState(history.state, "", `?${query}${location.hash}`);
-  }
-
-  function onSelect() {
-    const wanted = {};
-    for (const key of Zoo.KEYS) wanted[key] = $(key).value;
-    showMessage("");
-    apply(Zoo.resolve(state.manifest, wanted));
+    remember();
   }
 
   async function main() {
     try {
-      state.manifest = await loadManifest();
+      state.manifest = await Zoo.loadJson("manifest.json");
     } catch (err) {
-      showMessage(`Could not load the list of agents (manifest.json): ${err.message}.`);
+      ZooPicker.showMessage(`Could not load the list of agents (manifest.json): ${err.message}.`);
       document.body.dataset.ready = "error";
       return;
     }
-    const result = Zoo.resolve(state.manifest, wantedFromUrl(location.search));
-    if (!result.entry) {
-      showMessage("This zoo has no entries yet.");
-    } else {
-      showMessage(Zoo.missMessage(result));
-      apply(result);
-      for (const key of Zoo.KEYS) $(key).addEventListener("change", onSelect);
-      $("picker").addEventListener("submit", (event) => event.preventDefault());
-      watchSteps();
-    }
+    state.player = ZooPlayer.create(video, showStep);
+    state.player.onPause = remember;
+    const params = new URLSearchParams(location.search);
+    let first = true;
+    const result = ZooPicker.create(state.manifest, (entry, choice) => {
+      const start = first ? Zoo.stepFromUrl(params, entry.fps, entry.frames) : null;
+      first = false;
+      onEntry(entry, choice, start);
+    });
+    if (!result.entry) ZooPicker.showMessage("This zoo has no entries yet.");
+    $("copy").addEventListener("click", () => ZooPlayer.copyLink(new URL(here(true), location.href).href));
     document.body.dataset.ready = "1";
   }
 

@@ -88,11 +88,37 @@ def write_video(path: Path, frames: np.ndarray) -> None:
     writer.close()
 
 
+ACTION_NAMES = ["NOOP", "FIRE", "UP", "DOWN"]
+
+
+def fake_details(entry: dict) -> dict:
+    """entry.json of a fake entry: action n % 4 at step n, reward 1 every tenth step."""
+    rewards = [1.0 if n % 10 == 9 else 0.0 for n in range(FRAMES)]
+    score = [float(sum(rewards[:n])) for n in range(FRAMES)]
+    keys = ("id", "algo", "game", "run", "tag", "frames", "fps", "video", "poster")
+    return {
+        "schema_version": 1,
+        **{k: entry[k] for k in keys},
+        "episode_returns": entry["episode_returns"],
+        "steps": {
+            "action_names": ACTION_NAMES,
+            "actions": [n % len(ACTION_NAMES) for n in range(FRAMES)],
+            "action_source": "rollout",
+            "greedy": None,
+            "rewards": rewards,
+            "score": score,
+        },
+        "activations": None,
+        "activation_error": None,
+    }
+
+
 def write_fake_media(site_dir: Path, manifest: dict) -> None:
     for seed, entry in enumerate(manifest["entries"]):
         frames = fake_frames(seed)
         write_video(site_dir / entry["video"], frames)
         Image.fromarray(frames[0]).save(site_dir / entry["poster"])
+        fsutil.write_json(site_dir / entry["details"], fake_details(entry))
 
 
 def build_fake_site(

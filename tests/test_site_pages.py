@@ -19,7 +19,7 @@ from zoo_site.serve import make_server, parse_range
 from zoo_site.site import format_number, write_pages
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ("index.html", "video.html", "404.html")
+PAGES = ("index.html", "video.html", "video2.html", "grid.html", "404.html")
 URL_ATTRS = {"href", "src", "poster", "action"}
 
 
@@ -187,7 +187,7 @@ def test_template_override_wins(tmp_path):
 
 def test_assets_are_small():
     sizes = [p.stat().st_size for p in site_src_dir().iterdir() if p.suffix in {".js", ".css"}]
-    assert sum(sizes) < 30_000
+    assert sum(sizes) < 100_000  # all JS and CSS together, uncompressed (the limit)
 
 
 @pytest.mark.parametrize(

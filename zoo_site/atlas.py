@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo_site.config import RenderConfig
-from zoo_site.render import CHUNK, chunks, poster_step, save_png, sinks, upscale
+from zoo_site.render import CHUNK, DEPTH, chunks, poster_step, save_png, sinks, upscale
 from zoo_site.tiling import View, background, even, strip
 
 GAP = 4
@@ -63,15 +63,22 @@ def _align(n: int) -> int:
 
 
 class Canvas:
-    """The atlas frames of one chunk; background drawn once, regions overwritten."""
+    """The atlas frames of one chunk; background drawn once, regions overwritten.
 
-    def __init__(self, regions: list[Region], size: tuple[int, int], capacity: int):
+    It keeps `buffers` chunks and uses them in turn, so a chunk handed to an encoder's
+    queue is not overwritten while it waits (see render.VideoSink)."""
+
+    def __init__(self, regions: list[Region], size: tuple[int, int], capacity: int,
+                 buffers: int = DEPTH + 2):  # fmt: skip
         self.regions = regions
-        self.frames = background((capacity, size[1], size[0], 3))
+        self.buffers = [background((capacity, size[1], size[0], 3)) for _ in range(buffers)]
+        self.turn = 0
 
     def compose(self, images: dict[str, np.ndarray]) -> np.ndarray:
         k = len(images["gameplay"])
-        out = self.frames[:k]
+        frames = self.buffers[self.turn % len(self.buffers)]
+        self.turn += 1
+        out = frames[:k]
         for r in self.regions:
             out[:, r.y : r.y + r.height, r.x : r.x + r.width] = images[r.name]
         return out

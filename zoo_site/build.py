@@ -20,6 +20,7 @@ from zoo_site.executor import make_executor
 from zoo_site.fsutil import link_or_copy, recover_aside, swap_in_dir, write_json, write_text
 from zoo_site.manifest import build_manifest, entry_manifest, media_url
 from zoo_site.report import Reporter
+from zoo_site.training import training_curves
 
 CONFIG_NAME = "zoo-site.toml"
 
@@ -73,7 +74,11 @@ def build(options: BuildOptions, reporter: Reporter) -> BuildSummary:
     built = [(by_id[r.entry_id], r) for r in summary.results if r.status != "failed"]
     if not built:
         raise BuildFailed(f"no entry could be built; the site at {out} was left as it was")
-    manifest = build_manifest(config, [(e, r.info) for e, r in built], demo)
+    curves, log_problems = training_curves([e for e, _ in built])
+    for problem in log_problems:
+        summary.problems.append(problem)
+        reporter.problem(problem)
+    manifest = build_manifest(config, [(e, r.info) for e, r in built], demo, curves)
     _assemble(out, manifest, built, zoo)
     reporter.summary(summary)
     if summary.errors:

@@ -13,8 +13,10 @@ def media_url(entry: Entry, name: str) -> str:
     return f"media/{entry.algo}/{entry.game}/{entry.run}/{entry.tag}/{name}"
 
 
-def build_manifest(config: Config, built: list[tuple[Entry, dict]], demo: bool) -> dict:
-    """The root manifest.json for the entries that were built, in display order."""
+def build_manifest(config: Config, built: list[tuple[Entry, dict]], demo: bool,
+                   training: list[dict] | None = None) -> dict:  # fmt: skip
+    """The root manifest.json for the entries that were built, in display order; with the
+    training curves of their runs (see training.py)."""
     built = sorted(built, key=lambda item: _entry_order(config, item[0]))
     entries = [e for e, _ in built]
     algos = _unique(e.algo for e in entries)
@@ -34,6 +36,7 @@ def build_manifest(config: Config, built: list[tuple[Entry, dict]], demo: bool) 
         "runs": sorted({e.run for e in entries}),
         "tags": [{"id": t, "label": config.tag_label(t)} for t in tags],
         "entries": [_entry_json(e, info) for e, info in built],
+        "training": training or [],
     }
 
 

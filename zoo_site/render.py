@@ -10,6 +10,8 @@ videos are written in one pass over the steps, each by its own ffmpeg process.
 from __future__ import annotations
 
 import contextlib
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,7 @@ from zoo_site.errors import EntryError
 from zoo_site.fsutil import atomic_path
 
 CHUNK = 64  # steps rendered per numpy call
+DEPTH = 2  # chunks queued per encoder: numpy works on the next while ffmpeg encodes
 
 
 @dataclass(frozen=True)
@@ -36,9 +39,7 @@ def upscale(frames: np.ndarray, scale: int) -> np.ndarray:
     """Nearest-neighbour integer upscale of (N, H, W, C) frames, fully vectorised."""
     if scale == 1:
         return frames
-    n, h, w, c = frames.shape
-    big = np.broadcast_to(frames[:, :, None, :, None, :], (n, h, scale, w, scale, c))
-    return big.reshape(n, h * scale, w * scale, c)
+    return frames.repeat(scale, axis=1).repeat(scale, axis=2)
 
 
 def x264_params(cfg: RenderConfig, crf: int | None = None) -> list[str]:
@@ -51,7 +52,12 @@ def x264_params(cfg: RenderConfig, crf: int | None = None) -> list[str]:
 
 
 class VideoSink:
-    """One ffmpeg process fed RGB chunks; the file appears only when it is complete."""
+    """One ffmpeg process fed RGB chunks by its own thread through a bounded queue, so the
+    caller's numpy and the encoders overlap; the file appears only when it is complete.
+
+    A sent chunk must not be modified afterwards until DEPTH + 2 more chunks were sent
+    (the queue, the one being written, the one being made): reuse buffers in rotation.
+    """
 
     def __init__(self, stack: contextlib.ExitStack, path: Path, size: tuple[int, int], cfg,
                  crf: int | None = None):  # fmt: skip
@@ -68,13 +74,38 @@ class VideoSink:
             ffmpeg_log_level="error", output_params=x264_params(cfg, crf),
         )  # fmt: skip
         self._writer.send(None)
-        stack.callback(self._writer.close)
+        self._queue: queue.Queue = queue.Queue(maxsize=DEPTH)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._feed, name=f"encode {self.path.name}")
+        self._thread.start()
+        stack.callback(self._finish)
+
+    def _feed(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            if self._error is None:  # after a failure, keep draining so send never blocks
+                try:
+                    self._writer.send(chunk)
+                except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                    self._error = exc
 
     def send(self, chunk: np.ndarray) -> None:
         if chunk.shape[2:0:-1] != self.size:
             raise ValueError(f"{self.path.name}: frame size {chunk.shape} is not {self.size}")
-        self._writer.send(np.ascontiguousarray(chunk))
+        self._raise()
+        self._queue.put(np.ascontiguousarray(chunk))
         self.count += len(chunk)
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise EntryError(self.path, f"the encoder failed: {self._error}") from self._error
+
+    def _finish(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        try:
+            self._writer.close()
+        finally:
+            self._raise()
 
     def info(self, fps: float) -> VideoInfo:
         return VideoInfo(self.count, self.size[0], self.size[1], fps)

@@ -9,10 +9,10 @@ from typing import Any
 
 import jinja2
 
-from zoo_site import __version__, fsutil
+from zoo_site import __version__, charts, fsutil
 from zoo_site.resources import site_src_dir, templates_dir
 
-PAGES = ("index.html", "video.html", "404.html")
+PAGES = ("index.html", "video.html", "video2.html", "grid.html", "404.html")
 ASSETS = "assets"
 
 
@@ -84,6 +84,7 @@ def index_groups(manifest: dict) -> list[dict[str, Any]]:
         buckets[entry["game"], entry["algo"]].append(entry)
     runs = {run: i for i, run in enumerate(manifest["runs"])}
     tags = {tag["id"]: i for i, tag in enumerate(manifest["tags"])}
+    labels = {tag["id"]: tag["label"] for tag in manifest["tags"]}
 
     def order(entry: dict) -> tuple:
         return (runs.get(entry["run"], len(runs)), entry["run"], tags.get(entry["tag"], len(tags)))
@@ -96,8 +97,28 @@ def index_groups(manifest: dict) -> list[dict[str, Any]]:
             if buckets[game["id"], algo["id"]]
         ]
         if algos:
-            groups.append({"game": game, "algos": algos})
+            entries = [e for item in algos for e in item["entries"]]
+            groups.append({
+                "game": game, "algos": algos,
+                "chart": charts.returns_chart(game["id"], [i["algo"] for i in algos], entries,
+                                              list(tags), labels),
+                "training": _training(manifest, game["id"], entries, labels),
+            })  # fmt: skip
     return groups
+
+
+def _training(manifest: dict, game: str, entries: list[dict], labels: dict) -> list:
+    algo_labels = {a["id"]: a["label"] for a in manifest["algos"]}
+    out = []
+    for curve in manifest.get("training", []):
+        if curve["game"] != game:
+            continue
+        tagged = {
+            e["tag"]: e for e in entries if (e["algo"], e["run"]) == (curve["algo"], curve["run"])
+        }
+        out.append(charts.training_chart(curve, algo_labels.get(curve["algo"], curve["algo"]),
+                                         tagged, labels))  # fmt: skip
+    return out
 
 
 def format_number(x: float) -> str:

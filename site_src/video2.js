@@ -1,0 +1,336 @@
+/* zoo-site activation viewer: the atlas video (gameplay and every layer in one stream),
+ * two zoom boxes (`state`, `state2` in the URL, as in the original zoo), the output layer
+ * as live bars and each layer's activation strip with a cursor at the current step. */
+"use strict";
+
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const SVG = "http://www.w3.org/2000/svg";
+  const video = $("video");
+  const overlay = $("overlay");
+  const state = {
+    manifest: null, entry: null, choice: null, details: null, outputs: null, player: null,
+    boxes: [null, null], next: 0, drag: null, bars: null, cursors: [],
+  };
+
+  /* ---- zoom boxes ---------------------------------------------------------------------- */
+
+  /* A box from the URL or a drag: {x, y, w, h} in atlas pixels, made positive and clipped
+   * to the atlas; null when it is not a box. */
+  function cleanBox(box, width, height) {
+    if (!box || typeof box !== "object") return null;
+    const v = ["x", "y", "w", "h"].map((k) => Number(box[k]));
+    if (!v.every(Number.isFinite)) return null;
+    let [x, y, w, h] = v;
+    if (w < 0) [x, w] = [x + w, -w];
+    if (h < 0) [y, h] = [y + h, -h];
+    const x0 = Math.max(0, Math.round(x)), y0 = Math.max(0, Math.round(y));
+    const x1 = Math.min(width, Math.round(x + w)), y1 = Math.min(height, Math.round(y + h));
+    return x1 - x0 >= 2 && y1 - y0 >= 2 ? { x: x0, y: y0, w: x1 - x0, h: y1 - y0 } : null;
+  }
+
+  function parseBox(text, atlas) {
+    if (text === null) return null;
+    try {
+      return cleanBox(JSON.parse(text), atlas.width, atlas.height);
+    } catch (_err) {
+      return null;
+    }
+  }
+
+  function regionName(box) {
+    const regions = state.details.activations.atlas.regions;
+    const hit = Object.entries(regions).find(
+      ([, r]) => r.x === box.x && r.y === box.y && r.width === box.w && r.height === box.h,
+    );
+    return hit ? hit[0] : `${box.w}×${box.h} at (${box.x}, ${box.y})`;
+  }
+
+  function drawBoxes() {
+    const ctx = overlay.getContext("2d");
+    ctx.clearRect(0, 0, overlay.width, overlay.height);
+    ctx.lineWidth = 2;
+    ctx.setLineDash([4, 3]);
+    [["#ef4444", state.boxes[0]], ["#22c55e", state.boxes[1]], ["#f59e0b", state.drag]].forEach(
+      ([colour, box]) => {
+        if (!box) return;
+        ctx.strokeStyle = colour;
+        ctx.strokeRect(box.x + 1, box.y + 1, box.w - 2, box.h - 2);
+      },
+    );
+    state.boxes.forEach((box, i) => {
+      $(`zoom${i + 1}-label`).textContent = box
+        ? `Box ${i + 1}: ${regionName(box)}`
+        : `Box ${i + 1}: drag on the video`;
+    });
+    drawZooms();
+  }
+
+  /* Each zoom box, scaled up by a whole factor, pixel for pixel (no smoothing). */
+  function drawZooms() {
+    state.boxes.forEach((box, i) => {
+      const canvas = $(`zoom${i + 1}`);
+      const ctx = canvas.getContext("2d");
+      if (!box) {
+        ctx.clearRect(0, 0, canvas.width, canvas.height);
+        return;
+      }
+      const k = Math.max(1, Math.floor(Math.min(480 / box.w, 480 / box.h)));
+      if (canvas.width !== box.w * k || canvas.height !== box.h * k) {
+        canvas.width = box.w * k;
+        canvas.height = box.h * k;
+      }
+      ctx.imageSmoothingEnabled = false;
+      if (video.readyState >= 2) {
+        ctx.drawImage(video, box.x, box.y, box.w, box.h, 0, 0, canvas.width, canvas.height);
+      }
+    });
+  }
+
+  function atlasPoint(event) {
+    const rect = overlay.getBoundingClientRect();
+    return {
+      x: ((event.clientX - rect.left) / rect.width) * overlay.width,
+      y: ((event.clientY - rect.top) / rect.height) * overlay.height,
+    };
+  }
+
+  function wireDrawing() {
+    overlay.addEventListener("pointerdown", (event) => {
+      if (!state.details) return;
+      overlay.setPointerCapture(event.pointerId);
+      const p = atlasPoint(event);
+      state.drag = { x: p.x, y: p.y, w: 0, h: 0, x0: p.x, y0: p.y };
+    });
+    overlay.addEventListener("pointermove", (event) => {
+      if (!state.drag) return;
+      const p = atlasPoint(event);
+      const d = state.drag;
+      Object.assign(d, { x: Math.min(d.x0, p.x), y: Math.min(d.y0, p.y) });
+      Object.assign(d, { w: Math.abs(p.x - d.x0), h: Math.abs(p.y - d.y0) });
+      drawBoxes();
+    });
+    overlay.addEventListener("pointerup", () => {
+      const box = state.drag && cleanBox(state.drag, overlay.width, overlay.height);
+      state.drag = null;
+      if (box) {
+        state.boxes[state.next] = box;
+        state.next = 1 - state.next;
+        remember();
+      }
+      drawBoxes();
+    });
+  }
+
+  function showLayerButtons(acts) {
+    const regions = acts.atlas.regions;
+    const buttons = acts.layers
+      .filter((layer) => regions[layer.name])
+      .map((layer) => {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.textContent = layer.name;
+        button.title = `Zoom on ${layer.name} (${layer.kind}, ${layer.shape.join("×")})`;
+        button.addEventListener("click", () => {
+          const box = (r) => ({ x: r.x, y: r.y, w: r.width, h: r.height });
+          state.boxes = [box(regions.gameplay), box(regions[layer.name])];
+          state.next = 0;
+          remember();
+          drawBoxes();
+        });
+        return button;
+      });
+    $("layers").replaceChildren(...buttons);
+  }
+
+  /* ---- output bars and strips ------------------------------------------------------------ */
+
+  function svg(name, attrs, text) {
+    const el = document.createElementNS(SVG, name);
+    for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+    if (text !== undefined) el.textContent = text;
+    return el;
+  }
+
+  const ROW = 22, LABEL = 120, BAR = 240;
+
+  function buildBars(names, outputs) {
+    let lo = Infinity, hi = -Infinity;
+    for (const row of outputs) for (const v of row) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+    const chart = $("outputs");
+    chart.setAttribute("viewBox", `0 0 ${LABEL + BAR + 90} ${names.length * ROW}`);
+    const rows = names.map((name, a) => {
+      const g = svg("g", { transform: `translate(0 ${a * ROW})`, class: "bar-row" });
+      g.append(svg("text", { x: LABEL - 6, y: 15, "text-anchor": "end" }, name));
+      g.append(svg("rect", { x: LABEL, y: 3, width: BAR, height: ROW - 6, class: "track" }));
+      const bar = svg("rect", { x: LABEL, y: 3, width: 0, height: ROW - 6, class: "bar" });
+      const value = svg("text", { x: LABEL + BAR + 6, y: 15, class: "value" }, "");
+      g.append(bar, value);
+      return { g, bar, value };
+    });
+    chart.replaceChildren(...rows.map((r) => r.g));
+    state.bars = { rows, lo, hi };
+  }
+
+  function showBars(step, chosen) {
+    if (!state.bars || !state.outputs) return;
+    const { rows, lo, hi } = state.bars;
+    const values = state.outputs[step];
+    rows.forEach((row, a) => {
+      const width = hi > lo ? ((values[a] - lo) / (hi - lo)) * BAR : 0;
+      row.bar.setAttribute("width", width.toFixed(1));
+      row.value.textContent = values[a].toFixed(3);
+      row.g.classList.toggle("chosen", a === chosen);
+    });
+    $("outputs").dataset.step = String(step);
+  }
+
+  function buildStrips(acts) {
+    state.cursors = acts.layers.map((layer) => {
+      const s = layer.strip;
+      const figure = document.createElement("figure");
+      figure.className = "strip";
+      const caption = document.createElement("figcaption");
+      const steps = s.columns * s.steps_per_column;
+      caption.textContent = `${layer.name}: ${s.rows} ${layer.kind === "conv" ? "channels" : "units"} × ${steps} steps`;
+      const box = document.createElement("div");
+      box.className = "strip-box";
+      const img = document.createElement("img");
+      img.src = s.image;
+      img.alt = `Activation strip of ${layer.name}`;
+      img.width = s.width;
+      img.height = s.height;
+      img.dataset.layer = layer.name;
+      img.addEventListener("click", (event) => {
+        const column = Math.floor((event.offsetX / img.clientWidth) * s.columns);
+        video.pause();
+        state.player.seekStep(s.first_step + Math.min(s.columns - 1, column) * s.steps_per_column);
+      });
+      const cursor = document.createElement("div");
+      cursor.className = "cursor";
+      box.append(img, cursor);
+      figure.append(caption, box);
+      return { figure, cursor, strip: s };
+    });
+    $("strips").replaceChildren(...state.cursors.map((c) => c.figure));
+  }
+
+  function showCursors(step) {
+    for (const { cursor, strip } of state.cursors) {
+      const column = Math.floor((step - strip.first_step) / strip.steps_per_column);
+      cursor.style.left = `${((column + 0.5) / strip.columns) * 100}%`;
+      cursor.dataset.column = String(column);
+    }
+  }
+
+  /* ---- steps --------------------------------------------------------------------------- */
+
+  function showStep(step) {
+    const entry = state.entry;
+    $("step").textContent = `step ${step} / ${entry.frames}`;
+    drawZooms();
+    const details = state.details;
+    if (!details || details.id !== entry.id) return;
+    const steps = details.steps;
+    const list = steps.actions || steps.greedy;
+    const chosen = list ? list[step] : -1;
+    const name = chosen >= 0 ? steps.action_names[chosen] || `action ${chosen}` : "not recorded";
+    $("step-action").textContent = name;
+    $("step-reward").textContent = steps.rewards ? Zoo.formatNumber(steps.rewards[step]) : "not recorded";
+    $("step-score").textContent = Zoo.formatNumber(steps.score[step]);
+    showBars(step, chosen);
+    showCursors(step);
+  }
+
+  function here(withFrame) {
+    const frame = withFrame && state.player.step > 0 ? String(state.player.step) : null;
+    const [a, b] = state.boxes.map((box) => (box ? JSON.stringify(box) : null));
+    return ZooPicker.urlFor(state.choice, { frame, state: a, state2: b });
+  }
+
+  function remember() {
+    history.replaceState(history.state, "", here(video.paused) + location.hash);
+  }
+
+  async function loadDetails(entry, start, params) {
+    try {
+      const details = await Zoo.loadJson(entry.details);
+      if (state.entry !== entry) return;
+      const acts = details.activations;
+      if (!acts) throw new Error(details.activation_error || "no activations");
+      const outputs = await Zoo.loadFloat32(acts.outputs.url, acts.outputs.shape);
+      if (state.entry !== entry) return;
+      state.details = details;
+      state.outputs = outputs;
+      overlay.width = acts.atlas.width;
+      overlay.height = acts.atlas.height;
+      video.width = acts.atlas.width;
+      video.height = acts.atlas.height;
+      if (params) {
+        state.boxes = [params.get("state"), params.get("state2")].map((t) => parseBox(t, acts.atlas));
+        const bad = ["state", "state2"].filter((k, i) => params.get(k) !== null && !state.boxes[i]);
+        if (bad.length) ZooPicker.showMessage(`Ignored ${bad.join(" and ")}: not a box on this video.`);
+      }
+      showLayerButtons(acts);
+      buildBars(details.steps.action_names, outputs);
+      buildStrips(acts);
+      state.player.load(acts.atlas.video, acts.atlas.poster, entry.fps, entry.frames, start);
+      if (!start) video.play().catch(() => {});
+      drawBoxes();
+      remember();
+    } catch (err) {
+      ZooPicker.showMessage(`Could not load this agent's activations: ${err.message}.`);
+    }
+  }
+
+  function onEntry(entry, choice, start, params) {
+    const title = `${ZooPicker.labelOf(state.manifest, "algo", entry.algo)} playing ${entry.game}: activations`;
+    $("heading").textContent = title;
+    document.title = `${title} · ${state.manifest.site.title}`;
+    state.choice = choice;
+    $("to-viewer").href = `video.html?${new URLSearchParams(choice)}`;
+    if (video.dataset.entry === entry.id) return;
+    state.entry = entry;
+    state.details = null;
+    video.dataset.entry = entry.id;
+    remember();
+    return loadDetails(entry, start, params);
+  }
+
+  async function main() {
+    try {
+      state.manifest = await Zoo.loadJson("manifest.json");
+    } catch (err) {
+      ZooPicker.showMessage(`Could not load the list of agents (manifest.json): ${err.message}.`);
+      document.body.dataset.ready = "error";
+      return;
+    }
+    const withActs = { ...state.manifest, entries: state.manifest.entries.filter((e) => e.activations) };
+    state.player = ZooPlayer.create(video, showStep);
+    state.player.onPause = remember;
+    wireDrawing();
+    $("clear").addEventListener("click", () => {
+      state.boxes = [null, null];
+      state.next = 0;
+      remember();
+      drawBoxes();
+    });
+    $("copy").addEventListener("click", () => ZooPlayer.copyLink(new URL(here(true), location.href).href));
+    video.addEventListener("loadeddata", drawZooms);
+    const params = new URLSearchParams(location.search);
+    let first = null;
+    const result = ZooPicker.create(withActs, (entry, choice) => {
+      const start = first ? null : Zoo.stepFromUrl(params, entry.fps, entry.frames);
+      const loading = onEntry(entry, choice, start, first ? null : params);
+      first = first || loading || Promise.resolve();
+    });
+    if (!result.entry) {
+      ZooPicker.showMessage("No agent in this zoo has activations to show.");
+    } else {
+      await first;
+    }
+    document.body.dataset.ready = "1";
+  }
+
+  main();
+})();
