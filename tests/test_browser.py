@@ -127,7 +127,7 @@ def test_index_links_open_the_viewer(site, base_url, watched):
     for entry_id in ("dqn/Pong/2/initial", "apex/Seaquest/2/final"):
         page.goto(f"{base_url}index.html")
         algo, game, run, tag = entry_id.split("/")
-        page.click(f"a[href='video.html?algo={algo}&game={game}&run={run}&tag={tag}']")
+        page.click(f".card a[href='video.html?algo={algo}&game={game}&run={run}&tag={tag}']")
         watched.wait_ready()
         assert page.get_attribute("#video", "data-entry") == entry_id
         assert watched.selected() == canonical(entry_of(site, algo, game, run, tag))

@@ -311,7 +311,7 @@ def test_markup_in_any_parameter_does_nothing(site, watched, name):
 
 GAMEPLAY_BOX = json.dumps({"x": 0, "y": 0, "w": 320, "h": 420})
 SHOTS = {
-    "index": "index.html",
+    "index": "index.html?game=Breakout",
     "video": f"video.html?{LINK}&frame=120",
     "video2": f"video2.html?{LINK}&frame=120&state={quote(GAMEPLAY_BOX)}",
     "grid": "grid.html?game=Seaquest&algos=apex,dqn&runs=1,2&tag=final&t=8",
@@ -336,6 +336,7 @@ def test_page_is_accessible_and_photographed(site, browser, name, tmp_path):
         page.wait_for_selector("body[data-ready='1'], body.page-404", timeout=10_000)
         page.wait_for_timeout(500)
         page.evaluate("() => document.querySelectorAll('video').forEach(v => v.pause())")
+        page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
         page.add_script_tag(path=str(AXE))
         result = page.evaluate("async () => await axe.run(document)")
         serious = [

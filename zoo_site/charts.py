@@ -78,7 +78,9 @@ def returns_chart(game: str, algos: list[dict], entries: list[dict], tag_order: 
             stats = "no episode ended"
             if returns:
                 mean = sum(returns) / len(returns)
-                stats = f"{len(returns)} episodes, best {_fmt(max(returns))}, mean {_fmt(mean)}"
+                n = len(returns)
+                plural = "s" if n != 1 else ""
+                stats = f"{n} episode{plural}, best {_fmt(max(returns))}, mean {_fmt(mean)}"
             summary = escape(f"{algo['label']}, run {e['run']} ({tag}): {stats}")
             parts.append(f'<a href="{escape(_viewer(e))}" class="run" aria-label="{summary}">'
                          f"<title>{summary}</title>")  # fmt: skip
