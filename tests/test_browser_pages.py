@@ -355,3 +355,20 @@ def test_page_is_accessible_and_photographed(site, browser, name, tmp_path):
         assert [e for e in watched.errors if "axe" not in e] == []
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("name", sorted(SHOTS))
+def test_page_fits_a_phone(site, browser, name):
+    """At a phone's width (390 CSS px) nothing makes the page scroll sideways."""
+    _, base = site
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    try:
+        watched = Watched(context.new_page())
+        watched.page.goto(base + SHOTS[name])
+        watched.page.wait_for_selector("body[data-ready='1'], body.page-404", timeout=10_000)
+        watched.page.wait_for_timeout(300)
+        width = watched.page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{name} is {width} px wide on a 390 px screen"
+        assert watched.errors == []
+    finally:
+        context.close()
