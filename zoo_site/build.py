@@ -11,6 +11,7 @@ from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from zoo_site import __version__
 from zoo_site.catalog import Entry, read_catalog
 from zoo_site.config import Config, load_config
 from zoo_site.demo import MARKER, DemoSpec, make_demo_zoo
@@ -27,12 +28,15 @@ CONFIG_NAME = "zoo-site.toml"
 
 @dataclass
 class BuildOptions:
-    zoo: Path | None = None
+    zoo: str | Path | None = None  # a folder, or an http(s) URL
     out: Path | None = None
     config: Path | None = None
     cache_dir: Path | None = None
     jobs: int | None = None
     verbose: bool = False
+    scheduler: str | None = None  # a Dask scheduler address, or "local"
+    strict: bool = False  # any warning fails the build
+    media_url: str | None = None  # media hosted there; written beside the site in <out>-media
 
 
 @dataclass
@@ -63,7 +67,8 @@ def build(options: BuildOptions, reporter: Reporter) -> BuildSummary:
     summary.problems.extend(catalog.problems)
     for problem in catalog.problems:
         reporter.problem(problem)
-    summary.results = _run_entries(catalog.entries, config, cache, jobs, reporter)
+    summary.results = _run_entries(catalog.entries, config, cache, jobs, reporter,
+                                   options.scheduler)  # fmt: skip
     for r in summary.results:
         if r.activation_error:
             err = r.activation_error
@@ -78,14 +83,51 @@ def build(options: BuildOptions, reporter: Reporter) -> BuildSummary:
     for problem in log_problems:
         summary.problems.append(problem)
         reporter.problem(problem)
-    manifest = build_manifest(config, [(e, r.info) for e, r in built], demo, curves)
-    _assemble(out, manifest, built, zoo)
+    manifest = build_manifest(config, [(e, r.info) for e, r in built], demo, curves,
+                              options.media_url)  # fmt: skip
+    try:
+        _check_strict(options, summary, out)
+        _assemble(out, manifest, built, zoo, options, summary, reporter)
+    finally:
+        write_json(cache / "build-report.json", build_report(summary, zoo))
     reporter.summary(summary)
     if summary.errors:
         raise BuildFailed(
             f"{summary.errors} problem(s), listed above; the site has everything else"
         )
     return summary
+
+
+def _check_strict(options: BuildOptions, summary: BuildSummary, out: Path) -> None:
+    warnings = [p for p in summary.problems if p.level == "warning"]
+    if options.strict and warnings:
+        raise BuildFailed(
+            f"--strict: {len(warnings)} warning(s), listed above; the site at {out} was left "
+            "as it was"
+        )
+
+
+def build_report(summary: BuildSummary, zoo: Path) -> dict:
+    """build-report.json: every entry rendered, reused or failed (with why), and every
+    problem; paths relative to the zoo, so the report can be published with the site."""
+
+    def rel(path: str | None) -> str | None:
+        if not path:
+            return path
+        try:
+            return str(Path(path).resolve().relative_to(Path(zoo).resolve()))
+        except ValueError:
+            return Path(path).name
+
+    entries = [{"id": r.entry_id, "status": r.status, "file": rel(r.path) if r.error else None,
+                "reason": r.error or None, "seconds": round(r.seconds, 3)}
+               for r in summary.results]  # fmt: skip
+    problems = [{"level": p.level, "file": rel(p.path), "entry": p.entry, "message": p.message}
+                for p in summary.problems]  # fmt: skip
+    counts = {k: summary.count(k) for k in ("rendered", "reused", "failed")}
+    warnings = sum(p.level == "warning" for p in summary.problems)
+    return {"generator": f"zoo-site {__version__}", "counts": counts, "errors": summary.errors,
+            "warnings": warnings, "entries": entries, "problems": problems}  # fmt: skip
 
 
 def _load_config(options: BuildOptions) -> tuple[Config, Path, bool]:
@@ -118,7 +160,11 @@ def _resolve(base: Path, value: str) -> Path:
 
 
 def _resolve_zoo(options, config, base, cache, reporter) -> tuple[Path, bool]:
-    if options.zoo:
+    if options.zoo and _is_url(str(options.zoo)):
+        from zoo_site.remote import mirror_zoo
+
+        zoo = mirror_zoo(str(options.zoo), cache, reporter)
+    elif options.zoo:
         zoo = Path(options.zoo)
     elif config.zoo:
         zoo = _resolve(base, config.zoo)
@@ -129,20 +175,25 @@ def _resolve_zoo(options, config, base, cache, reporter) -> tuple[Path, bool]:
     return zoo, (zoo / MARKER).is_file()
 
 
+def _is_url(value: str) -> bool:
+    return value.startswith(("http://", "https://"))
+
+
 def make_demo(path: Path, spec: DemoSpec, jobs: int | None, reporter: Reporter) -> Path:
     """The demo zoo at `path` (made once), with a progress bar while its agents play."""
     with reporter.task("demo zoo: playing agents", total=spec.size) as advance:
         return make_demo_zoo(path, spec, jobs, lambda _: advance())
 
 
-def _run_entries(entries: list[Entry], config: Config, cache: Path, jobs, reporter):
+def _run_entries(entries: list[Entry], config: Config, cache: Path, jobs, reporter,
+                 scheduler: str | None = None):  # fmt: skip
     tasks = [
         EntryTask(e, cache, config.render, config.rollout, config.algos.get(e.algo))
         for e in entries
     ]
     results: list[EntryResult] = []
     with reporter.entries(len(tasks)) as track:
-        pool = make_executor(jobs, len(tasks))
+        pool = make_executor(jobs, len(tasks), scheduler)
         try:
             futures = [pool.submit(run_entry, t) for t in tasks]
             for future in as_completed(futures):
@@ -156,26 +207,71 @@ def _run_entries(entries: list[Entry], config: Config, cache: Path, jobs, report
     return sorted(results, key=lambda r: r.entry_id)
 
 
-def _assemble(out: Path, manifest: dict, built: list[tuple[Entry, EntryResult]], zoo: Path) -> None:
-    """Write the complete site beside `out`, then swap it in; never a half-written site."""
+#: GitHub Pages' limits: a published site of at most 1 GB, files of at most 100 MB.
+PAGES_SITE_LIMIT, PAGES_FILE_LIMIT = 1_000_000_000, 100_000_000
+
+
+def _assemble(
+    out: Path,
+    manifest: dict,
+    built: list[tuple[Entry, EntryResult]],
+    zoo: Path,
+    options: BuildOptions,
+    summary: BuildSummary,
+    reporter: Reporter,
+) -> None:
+    """Write the complete site beside `out`, then swap it in; never a half-written site.
+    With --media-url the media go to `<out>-media` (swapped in first), for another host."""
     from zoo_site.site import write_pages
 
     out = Path(out).resolve()
     _check_out(out, zoo)
-    recover_aside(out)
-    staging = out.with_name(f".{out.name}.staging")
-    shutil.rmtree(staging, ignore_errors=True)
+    media_out = out.with_name(out.name + "-media") if options.media_url else None
+    folders = [out] + ([media_out] if media_out else [])
+    for folder in folders:
+        recover_aside(folder)
+    staging = {f: f.with_name(f".{f.name}.staging") for f in folders}
+    for folder in staging.values():
+        shutil.rmtree(folder, ignore_errors=True)
+    site, media = staging[out], staging[media_out] if media_out else staging[out]
     try:
         for entry, result in built:
             for name in result.info["files"]:
-                link_or_copy(result.media_dir / name, staging / media_url(entry, name))
-            write_json(staging / media_url(entry, "entry.json"), entry_manifest(entry, result.info))
-        write_json(staging / "manifest.json", manifest)
-        write_pages(staging, manifest)
-        write_text(staging / ".nojekyll", "")
-        swap_in_dir(staging, out)
+                link_or_copy(result.media_dir / name, media / media_url(entry, name))
+            details = entry_manifest(entry, result.info, options.media_url)
+            write_json(site / media_url(entry, "entry.json"), details)
+        write_json(site / "manifest.json", manifest)
+        write_pages(site, manifest)
+        write_text(site / ".nojekyll", "")
+        for problem in _pages_limits(site, media_out is not None):
+            summary.problems.append(problem)
+            reporter.problem(problem)
+        _check_strict(options, summary, out)
+        if media_out:
+            swap_in_dir(staging[media_out], media_out)
+        swap_in_dir(site, out)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        for folder in staging.values():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _pages_limits(site: Path, media_elsewhere: bool) -> list[Problem]:
+    """Warnings where the site would break GitHub Pages' limits, with what to do."""
+    sizes = {p: p.stat().st_size for p in site.rglob("*") if p.is_file()}
+    problems = []
+    for path, size in sorted(sizes.items()):
+        if size > PAGES_FILE_LIMIT:
+            rel = path.relative_to(site)
+            problems.append(Problem(str(rel), f"{size / 1e6:.0f} MB: GitHub Pages refuses files "
+                                    "over 100 MB; host the media elsewhere with --media-url, or "
+                                    "lower [rollout] steps", level="warning"))  # fmt: skip
+    total = sum(sizes.values())
+    if total > PAGES_SITE_LIMIT:
+        hint = ("fewer entries or steps" if media_elsewhere
+                else "--media-url to put the videos on a bucket or CDN")  # fmt: skip
+        problems.append(Problem("site", f"{total / 1e9:.2f} GB: over GitHub Pages' 1 GB per "
+                                f"site; use {hint}", level="warning"))  # fmt: skip
+    return problems
 
 
 def _check_out(out: Path, zoo: Path) -> None:

@@ -27,7 +27,7 @@ def _fmt(x: float) -> str:
 
 
 def _frame(width: int, label: str, ticks: list[float], y) -> list[str]:
-    parts = [f'<svg class="chart-svg" viewBox="0 0 {width} {HEIGHT}" role="img" '
+    parts = [f'<svg class="chart-svg" viewBox="0 0 {width} {HEIGHT}" role="group" '
              f'aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg">',
              f"<title>{escape(label)}</title>"]  # fmt: skip
     for t in ticks:

@@ -48,11 +48,26 @@ def _fail(exc: Exception, verbose: bool) -> None:
     raise typer.Exit(exc.exit_code if isinstance(exc, ZooSiteError) else 1)
 
 
+def _check_media_url(url: str | None) -> None:
+    from urllib.parse import urlsplit
+
+    from zoo_site.errors import ConfigError
+
+    if url is None:
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError([f"--media-url {url!r} must be an http(s) URL with no query"])
+
+
 @app.command()
 def build(
     zoo: Annotated[
-        Path | None,
-        typer.Option(help="The zoo folder (Atari Model Zoo layout). Default: the demo zoo."),
+        str | None,
+        typer.Option(
+            help="The zoo: a folder (Atari Model Zoo layout) or an http(s) URL of one. "
+            "Default: the demo zoo."
+        ),
     ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Where to write the site. Default: ./site")
@@ -68,6 +83,23 @@ def build(
     jobs: Annotated[
         int | None, typer.Option("--jobs", "-j", help="Worker processes (default: all cores).")
     ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Run entries on a Dask cluster: its scheduler's address (tcp://host:8786), "
+            "or 'local' for a Dask LocalCluster of --jobs workers. Default: a process pool."
+        ),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail the build on any warning.")
+    ] = False,
+    media_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Host the media (videos, posters, strips) at this URL: they are written to "
+            "<out>-media/ for upload there; pages and manifests stay in <out>."
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks.")] = False,
 ) -> None:
     """Build the site: rollouts where missing, videos, manifests and pages."""
@@ -77,9 +109,11 @@ def build(
     from zoo_site.report import Reporter
 
     options = BuildOptions(
-        zoo=zoo, out=out, config=config, cache_dir=cache_dir, jobs=jobs, verbose=verbose
-    )
+        zoo=zoo, out=out, config=config, cache_dir=cache_dir, jobs=jobs, verbose=verbose,
+        scheduler=scheduler, strict=strict, media_url=media_url,
+    )  # fmt: skip
     try:
+        _check_media_url(media_url)
         run_build(options, Reporter(verbose=verbose))
     except ZooSiteError as exc:
         _fail(exc, verbose)
@@ -118,6 +152,20 @@ def serve(
         typer.echo(f"error: {directory} holds no built site (no index.html)", err=True)
         raise typer.Exit(2)
     run_serve(directory, host, port)
+
+
+@app.command()
+def index(
+    zoo: Annotated[Path, typer.Argument(help="The zoo folder to publish.")],
+) -> None:
+    """Write <zoo>/zoo-index.json, so the zoo can be read over HTTP (--zoo https://…)."""
+    from zoo_site.remote import write_zoo_index
+
+    if not zoo.is_dir():
+        typer.echo(f"error: {zoo} is not a folder", err=True)
+        raise typer.Exit(3)
+    path = write_zoo_index(zoo)
+    typer.echo(f"Wrote {path}: upload the zoo folder with it to any static host.")
 
 
 def main() -> None:

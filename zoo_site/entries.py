@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -43,6 +44,7 @@ class EntryResult:
     detail: str = ""
     media_dir: Path | None = None
     info: dict = field(default_factory=dict)
+    seconds: float = 0.0
 
     @property
     def activation_error(self) -> dict | None:
@@ -52,6 +54,13 @@ class EntryResult:
 
 def run_entry(task: EntryTask) -> EntryResult:
     """Do everything one entry needs; failures become a result naming the file."""
+    start = time.perf_counter()
+    result = _run_safely(task)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _run_safely(task: EntryTask) -> EntryResult:
     entry = task.entry
     try:
         return _run(task)

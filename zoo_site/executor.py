@@ -1,4 +1,10 @@
-"""Where per-entry work runs: a local process pool, or inline for one job."""
+"""Where per-entry work runs: a local process pool (inline for one job), or a Dask cluster.
+
+All are `concurrent.futures.Executor`s, so the build submits and collects the same way:
+`--scheduler tcp://host:8786` uses a running Dask scheduler (its workers must see the same
+zoo and cache paths, e.g. on a shared file system), `--scheduler local` starts a Dask
+LocalCluster of `jobs` single-threaded worker processes for the build's duration.
+"""
 
 from __future__ import annotations
 
@@ -26,9 +32,50 @@ def worker_count(jobs: int | None) -> int:
     return jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
 
 
-def make_executor(jobs: int | None, tasks: int) -> Executor:
-    """A pool of min(jobs, tasks) processes; spawned, so no TensorFlow state is forked."""
+def make_executor(jobs: int | None, tasks: int, scheduler: str | None = None) -> Executor:
+    """A pool of min(jobs, tasks) processes; spawned, so no TensorFlow state is forked.
+    With `scheduler`, a Dask cluster's executor instead."""
+    if scheduler:
+        return DaskExecutor(scheduler, worker_count(jobs))
     n = min(worker_count(jobs), max(tasks, 1))
     if n <= 1:
         return InlineExecutor()
     return ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"))
+
+
+class DaskExecutor(Executor):
+    """A Dask client's executor that also closes the client (and a LocalCluster it made)."""
+
+    def __init__(self, scheduler: str, workers: int):
+        from zoo_site.errors import ZooSiteError
+
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise ZooSiteError(
+                "--scheduler needs Dask: pip install 'zoo-site[dask]' (or dask[distributed])"
+            ) from None
+        self.cluster = None
+        try:
+            if scheduler == "local":
+                self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
+                                            processes=True, dashboard_address=None)  # fmt: skip
+                self.client = Client(self.cluster)
+            else:
+                self.client = Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError) as exc:
+            if self.cluster is not None:
+                self.cluster.close()
+            raise ZooSiteError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from exc
+        self._executor = self.client.get_executor(pure=False)
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future:
+        return self._executor.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        try:
+            self._executor.shutdown(wait=wait and not cancel_futures)
+        finally:
+            self.client.close()
+            if self.cluster is not None:
+                self.cluster.close()

@@ -9,12 +9,23 @@ from zoo_site.config import Config
 SCHEMA_VERSION = 1
 
 
-def media_url(entry: Entry, name: str) -> str:
-    return f"media/{entry.algo}/{entry.game}/{entry.run}/{entry.tag}/{name}"
+def media_url(entry: Entry, name: str, base: str = "") -> str:
+    """Where an entry's file is, relative to the site; under `base` (an absolute URL ending
+    in '/') when the media are hosted elsewhere (--media-url)."""
+    return f"{base}media/{entry.algo}/{entry.game}/{entry.run}/{entry.tag}/{name}"
 
 
-def build_manifest(config: Config, built: list[tuple[Entry, dict]], demo: bool,
-                   training: list[dict] | None = None) -> dict:  # fmt: skip
+def media_base(url: str | None) -> str:
+    return "" if not url else url.rstrip("/") + "/"
+
+
+def build_manifest(
+    config: Config,
+    built: list[tuple[Entry, dict]],
+    demo: bool,
+    training: list[dict] | None = None,
+    media: str | None = None,
+) -> dict:
     """The root manifest.json for the entries that were built, in display order; with the
     training curves of their runs (see training.py)."""
     built = sorted(built, key=lambda item: _entry_order(config, item[0]))
@@ -30,12 +41,13 @@ def build_manifest(config: Config, built: list[tuple[Entry, dict]], demo: bool,
             "description": config.description,
             "notice": config.notice or None,
             "demo": demo,
+            "media_url": media_base(media) or None,
         },
         "algos": [{"id": a, "label": config.algo_label(a)} for a in algos],
         "games": [{"id": g, "env": g + ENV_SUFFIX} for g in games],
         "runs": sorted({e.run for e in entries}),
         "tags": [{"id": t, "label": config.tag_label(t)} for t in tags],
-        "entries": [_entry_json(e, info) for e, info in built],
+        "entries": [_entry_json(e, info, media_base(media)) for e, info in built],
         "training": training or [],
     }
 
@@ -50,15 +62,15 @@ def _unique(items) -> list:
     return list(dict.fromkeys(items))
 
 
-def _entry_json(entry: Entry, info: dict) -> dict:
+def _entry_json(entry: Entry, info: dict, base: str) -> dict:
     return {
         "id": entry.id,
         "algo": entry.algo,
         "game": entry.game,
         "run": entry.run,
         "tag": entry.tag,
-        "video": media_url(entry, "gameplay.mp4"),
-        "poster": media_url(entry, "poster.png"),
+        "video": media_url(entry, "gameplay.mp4", base),
+        "poster": media_url(entry, "poster.png", base),
         "frames": info["frames"],
         "fps": info["fps"],
         "width": info["width"],
@@ -72,9 +84,10 @@ def _entry_json(entry: Entry, info: dict) -> dict:
     }
 
 
-def entry_manifest(entry: Entry, info: dict) -> dict:
+def entry_manifest(entry: Entry, info: dict, media: str | None = None) -> dict:
     """media/<algo>/<game>/<run>/<tag>/entry.json: everything about one entry, per step."""
     acts = info.get("activations")
+    base = media_base(media)
     return {
         "schema_version": SCHEMA_VERSION,
         "id": entry.id,
@@ -84,11 +97,11 @@ def entry_manifest(entry: Entry, info: dict) -> dict:
         "tag": entry.tag,
         "frames": info["frames"],
         "fps": info["fps"],
-        "video": media_url(entry, "gameplay.mp4"),
-        "poster": media_url(entry, "poster.png"),
+        "video": media_url(entry, "gameplay.mp4", base),
+        "poster": media_url(entry, "poster.png", base),
         "episode_returns": info["episode_returns"],
         "steps": info["steps"],
-        "activations": None if acts is None else _with_urls(entry, acts),
+        "activations": None if acts is None else _with_urls(entry, acts, base),
         "activation_error": _public_error(info.get("activation_error")),
     }
 
@@ -98,15 +111,15 @@ def _public_error(error: dict | None) -> str | None:
     return None if error is None else f"{error['file']}: {error['message']}"
 
 
-def _with_urls(entry: Entry, acts: dict) -> dict:
+def _with_urls(entry: Entry, acts: dict, base: str) -> dict:
     atlas = dict(acts["atlas"])
-    atlas["video"] = media_url(entry, atlas["video"])
-    atlas["poster"] = media_url(entry, atlas["poster"])
+    atlas["video"] = media_url(entry, atlas["video"], base)
+    atlas["poster"] = media_url(entry, atlas["poster"], base)
     layers = []
     for layer in acts["layers"]:
-        layer = dict(layer, video=media_url(entry, layer["video"]))
-        layer["strip"] = dict(layer["strip"], image=media_url(entry, layer["strip"]["image"]))
+        layer = dict(layer, video=media_url(entry, layer["video"], base))
+        layer["strip"] = dict(layer["strip"], image=media_url(entry, layer["strip"]["image"], base))
         layers.append(layer)
-    outputs = dict(acts["outputs"], url=media_url(entry, acts["outputs"]["file"]))
+    outputs = dict(acts["outputs"], url=media_url(entry, acts["outputs"]["file"], base))
     del outputs["file"]
     return {**acts, "atlas": atlas, "layers": layers, "outputs": outputs}

@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 
@@ -55,7 +56,16 @@ def page_context(manifest: dict, asset: Callable[[str], str]) -> dict[str, Any]:
         "asset": asset,
         "groups": index_groups(manifest),
         "tag_labels": {tag["id"]: tag["label"] for tag in manifest["tags"]},
+        "media_origin": _origin(manifest["site"].get("media_url")),
     }
+
+
+def _origin(url: str | None) -> str:
+    """scheme://host[:port] of `url`, for the Content-Security-Policy ('' if none)."""
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def asset_url_maker(src_dir: Path) -> Callable[[str], str]:
