@@ -21,7 +21,7 @@ from zoo_site import __version__
 from zoo_site.catalog import Entry
 from zoo_site.config import AlgoConfig, RenderConfig, RolloutConfig
 from zoo_site.errors import EntryError
-from zoo_site.fsutil import file_digest, write_bytes, write_json, write_text
+from zoo_site.fsutil import cached_digest, write_bytes, write_json, write_text
 
 OUTPUT_LABELS = {"apex": "Q-values", "dqn": "Q-values", "rainbow": "Q-values", "a2c": "logits"}
 
@@ -75,7 +75,7 @@ def _run_safely(task: EntryTask) -> EntryResult:
 
 def _run(task: EntryTask) -> EntryResult:
     entry = task.entry
-    model_key = file_digest(entry.model) if entry.model else None
+    model_key = cached_digest(entry.model, task.cache_dir) if entry.model else None
     rollout_path, source, rollout_key = _rollout_source(task, model_key)
     algo_cfg = asdict(task.algo) if task.algo else None
     key = _digest(__version__, rollout_key, model_key, algo_cfg, asdict(task.render))
@@ -102,7 +102,7 @@ def _rollout_source(task: EntryTask, model_key: str | None) -> tuple[Path | None
     """(rollout file or None if it must be played, "zoo"/"played", its content key)."""
     entry = task.entry
     if entry.rollout is not None:
-        return entry.rollout, "zoo", file_digest(entry.rollout)
+        return entry.rollout, "zoo", cached_digest(entry.rollout, task.cache_dir)
     if model_key is None:  # the catalog never makes such an entry
         raise EntryError(None, f"{entry.id} has neither a model nor a rollout")
     key = _digest(model_key, entry.algo, entry.game, asdict(task.rollout))

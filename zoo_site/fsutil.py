@@ -69,6 +69,27 @@ def file_digest(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def cached_digest(path: Path, cache_dir: Path) -> str:
+    """file_digest(path), remembered in `cache_dir/digests/` against the file's size,
+    modification time (ns) and inode, so a rebuild does not read every model and rollout
+    again (as git and make trust a file's stat). One small record per file: parallel
+    workers never write the same record for different files."""
+    path = Path(path).resolve()
+    st = path.stat()
+    stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
+    name = hashlib.blake2b(str(path).encode(), digest_size=16).hexdigest()
+    record = Path(cache_dir) / "digests" / f"{name}.json"
+    try:
+        known = json.loads(record.read_text(encoding="utf-8"))
+        if known["stamp"] == stamp and known["path"] == str(path):
+            return known["digest"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    digest = file_digest(path)
+    write_json(record, {"path": str(path), "stamp": stamp, "digest": digest})
+    return digest
+
+
 def link_or_copy(src: Path, dst: Path) -> None:
     """Place `src` at `dst` (a hard link when possible: media are never copied twice)."""
     dst.parent.mkdir(parents=True, exist_ok=True)
