@@ -242,3 +242,22 @@ def test_only_what_changed_is_redone(tmp_path, demo_zoo):
     config.write_text(text.replace("[algos.apex]", "[algos.apex]\ninput_scale = 0.5", 1))
     result = build(*where)
     assert "(2 rendered, 2 reused)" in result.output, result.output
+
+
+def test_a_zoo_over_http_builds_the_same_site(tmp_path, demo_zoo, serve):
+    """`--zoo http://…` (published with `zoo-site index`) gives the site the local zoo
+    gives; the same content keys, so the renders are reused from the cache."""
+    zoo = small_zoo(demo_zoo, tmp_path, PICK[:2])
+    cache = tmp_path / "cache"
+    indexed = CliRunner().invoke(app, ["index", str(zoo)])
+    assert indexed.exit_code == 0, indexed.output
+    local = build("--zoo", str(zoo), "--out", str(tmp_path / "local"), "--cache-dir", str(cache))
+    assert local.exit_code == 0, local.output
+    url = serve(zoo)
+    remote = build("--zoo", url, "--out", str(tmp_path / "remote"), "--cache-dir", str(cache))
+    assert remote.exit_code == 0, remote.output
+    assert "(0 rendered, 2 reused)" in " ".join(remote.output.split()), remote.output
+    assert files(tmp_path / "remote") == files(tmp_path / "local")
+    again = build("--zoo", url, "--out", str(tmp_path / "remote"), "--cache-dir", str(cache))
+    assert "2 reused" in " ".join(again.output.split())
+    assert "0 downloaded" in " ".join(again.output.split())

@@ -58,6 +58,9 @@ def build(options: BuildOptions, reporter: Reporter) -> BuildSummary:
     config, base, from_file = _load_config(options)
     cache = options.cache_dir or _resolve(base, config.cache_dir)
     zoo, demo = _resolve_zoo(options, config, base, cache, reporter)
+    remote_config = zoo / CONFIG_NAME
+    if _is_url(str(options.zoo or "")) and not options.config and remote_config.is_file():
+        config = load_config(remote_config)  # the zoo's own; paths stay relative to here
     if demo:
         config = _with_demo_config(config, zoo, from_file)
     out = options.out or _resolve(base, config.out)
@@ -134,7 +137,7 @@ def _load_config(options: BuildOptions) -> tuple[Config, Path, bool]:
     """The config (explicit file, else the zoo's, else ./zoo-site.toml), its folder, and
     whether it came from a file."""
     candidates = [options.config] if options.config else []
-    if options.zoo and not options.config:
+    if options.zoo and not options.config and not _is_url(str(options.zoo)):
         candidates.append(Path(options.zoo) / CONFIG_NAME)
     if not options.config:
         candidates.append(Path(CONFIG_NAME))

@@ -245,7 +245,9 @@ class _Remote:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _unreachable(self, url: str, reason: object) -> RemoteZooError:
-        if isinstance(reason, TimeoutError):
+        if isinstance(reason, (_Transient, http.client.IncompleteRead)):
+            why = f"the download from {self.host}:{self.port} broke off ({reason})"
+        elif isinstance(reason, TimeoutError):
             why = f"no answer from {self.host}:{self.port} within {self.timeout:g} s"
         elif isinstance(reason, OSError) and reason.strerror:
             why = f"cannot reach {self.host}:{self.port} ({reason.strerror})"
@@ -420,7 +422,7 @@ class _Remote:
                 raise _Transient(f"the download stopped after {n} of {expected} bytes")
             if rf.size is not None and n != rf.size:
                 raise RemoteZooError(
-                    rf.url, f"downloaded {n} bytes but the zoo index says {rf.size}; not kept"
+                    rf.url, f"size {n} bytes differs from the zoo index's {rf.size}; not kept"
                 )
             digest = h.hexdigest()
             if rf.sha256 is not None and digest != rf.sha256:
