@@ -45,7 +45,7 @@ def upscale(frames: np.ndarray, scale: int) -> np.ndarray:
 def x264_params(cfg: RenderConfig, crf: int | None = None) -> list[str]:
     gop = max(1, round(cfg.fps))
     return [
-        "-preset", cfg.preset, "-crf", str(cfg.crf if crf is None else crf),
+        "-preset", cfg.preset, "-crf", str(cfg.crf if crf is None else crf), "-threads", "1",
         "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
         "-movflags", "+faststart", "-f", "mp4",
     ]  # fmt: skip
