@@ -56,5 +56,16 @@ window.ZooPicker = (function () {
     return result;
   }
 
-  return { create, showMessage, labelOf, urlFor };
+  /* manifest.json, or null after saying why it could not be loaded. */
+  async function loadManifest() {
+    try {
+      return await Zoo.loadJson("manifest.json");
+    } catch (err) {
+      showMessage(`Could not load the list of agents (manifest.json): ${err.message}.`);
+      document.body.dataset.ready = "error";
+      return null;
+    }
+  }
+
+  return { create, showMessage, labelOf, urlFor, loadManifest };
 })();

@@ -76,13 +76,8 @@
   }
 
   async function main() {
-    try {
-      state.manifest = await Zoo.loadJson("manifest.json");
-    } catch (err) {
-      ZooPicker.showMessage(`Could not load the list of agents (manifest.json): ${err.message}.`);
-      document.body.dataset.ready = "error";
-      return;
-    }
+    state.manifest = await ZooPicker.loadManifest();
+    if (!state.manifest) return;
     state.player = ZooPlayer.create(video, showStep);
     state.player.onPause = remember;
     const params = new URLSearchParams(location.search);

@@ -61,12 +61,12 @@ def fake_manifest(*, title: str = "Fake zoo", notice: str | None = NOTICE) -> di
     }
 
 
-def fake_frames(seed: int) -> np.ndarray:
-    """FRAMES frames with an entry-specific colour and a bar that moves every frame."""
-    frames = np.zeros((FRAMES, HEIGHT, WIDTH, 3), np.uint8)
+def fake_frames(seed: int, count: int = FRAMES, speed: int = 5) -> np.ndarray:
+    """`count` frames with an entry-specific colour and a bar that moves every frame."""
+    frames = np.zeros((count, HEIGHT, WIDTH, 3), np.uint8)
     frames[:] = ((seed * 67) % 200 + 30, (seed * 131) % 200 + 30, 90)
-    for n in range(FRAMES):
-        x = (n * 5) % (WIDTH - 8)
+    for n in range(count):
+        x = (n * speed) % (WIDTH - 8)
         frames[n, 40:170, x : x + 8] = 255
     return frames
 

@@ -10,9 +10,8 @@ import pytest
 from browsing import Watched
 from frontend_fixtures import (
     FPS,
-    HEIGHT,
-    WIDTH,
     build_fake_site,
+    fake_frames,
     fake_manifest,
     write_video,
 )
@@ -31,6 +30,10 @@ TIMES = f"{VIDEOS}.map((v) => v.currentTime)"
 MASTER = "document.querySelector('#grid [data-master] video')"
 
 
+APEX_DQN_BY_RUNS = [("apex", "1", "final"), ("apex", "2", "final"),
+                    ("dqn", "1", "final"), ("dqn", "2", "final")]  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     site_dir = tmp_path_factory.mktemp("grid-site")
@@ -43,13 +46,7 @@ def base_url(site, serve):
 
 
 def long_frames(seed: int, count: int) -> np.ndarray:
-    """`count` frames of one colour with a bar that moves every frame."""
-    frames = np.zeros((count, HEIGHT, WIDTH, 3), np.uint8)
-    frames[:] = ((seed * 67) % 200 + 30, (seed * 131) % 200 + 30, 90)
-    for n in range(count):
-        x = (n * 3) % (WIDTH - 8)
-        frames[n, 40:170, x : x + 8] = 255
-    return frames
+    return fake_frames(seed, count, speed=3)
 
 
 @pytest.fixture(scope="module")
@@ -110,12 +107,7 @@ def test_deep_link_restores_the_grid(site, base_url, watched):
     watched.open(f"{base_url}grid.html?{query}")
     page = watched.page
     got = cells(page)
-    assert [(c["algo"], c["run"], c["tag"]) for c in got] == [
-        ("apex", "1", "final"),
-        ("apex", "2", "final"),
-        ("dqn", "1", "final"),
-        ("dqn", "2", "final"),
-    ]
+    assert [(c["algo"], c["run"], c["tag"]) for c in got] == APEX_DQN_BY_RUNS
     assert [c["entry"] for c in got] == [
         "apex/Seaquest/1/final",
         "apex/Seaquest/2/final",
@@ -234,12 +226,7 @@ def test_defaults_and_form(site, base_url, watched):
     page = watched.page
     got = cells(page)
     # first game; all algos (rows) x all runs (columns); tag final
-    assert [(c["algo"], c["run"], c["tag"]) for c in got] == [
-        ("apex", "1", "final"),
-        ("apex", "2", "final"),
-        ("dqn", "1", "final"),
-        ("dqn", "2", "final"),
-    ]
+    assert [(c["algo"], c["run"], c["tag"]) for c in got] == APEX_DQN_BY_RUNS
     assert watched.query() == {
         "game": "Seaquest",
         "algos": "apex,dqn",

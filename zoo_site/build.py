@@ -20,6 +20,7 @@ from zoo_site.errors import BuildFailed, Problem, ZooSiteError
 from zoo_site.executor import make_executor
 from zoo_site.fsutil import link_or_copy, recover_aside, swap_in_dir, write_json, write_text
 from zoo_site.manifest import build_manifest, entry_manifest, media_url
+from zoo_site.remote import is_remote
 from zoo_site.report import Reporter
 from zoo_site.training import training_curves
 
@@ -59,7 +60,7 @@ def build(options: BuildOptions, reporter: Reporter) -> BuildSummary:
     cache = options.cache_dir or _resolve(base, config.cache_dir)
     zoo, demo = _resolve_zoo(options, config, base, cache, reporter)
     remote_config = zoo / CONFIG_NAME
-    if _is_url(str(options.zoo or "")) and not options.config and remote_config.is_file():
+    if is_remote(str(options.zoo or "")) and not options.config and remote_config.is_file():
         config = load_config(remote_config)  # the zoo's own; paths stay relative to here
     if demo:
         config = _with_demo_config(config, zoo, from_file)
@@ -137,7 +138,7 @@ def _load_config(options: BuildOptions) -> tuple[Config, Path, bool]:
     """The config (explicit file, else the zoo's, else ./zoo-site.toml), its folder, and
     whether it came from a file."""
     candidates = [options.config] if options.config else []
-    if options.zoo and not options.config and not _is_url(str(options.zoo)):
+    if options.zoo and not options.config and not is_remote(str(options.zoo)):
         candidates.append(Path(options.zoo) / CONFIG_NAME)
     if not options.config:
         candidates.append(Path(CONFIG_NAME))
@@ -163,7 +164,7 @@ def _resolve(base: Path, value: str) -> Path:
 
 
 def _resolve_zoo(options, config, base, cache, reporter) -> tuple[Path, bool]:
-    if options.zoo and _is_url(str(options.zoo)):
+    if options.zoo and is_remote(str(options.zoo)):
         from zoo_site.remote import mirror_zoo
 
         zoo = mirror_zoo(str(options.zoo), cache, reporter)
@@ -176,10 +177,6 @@ def _resolve_zoo(options, config, base, cache, reporter) -> tuple[Path, bool]:
         reporter.info(f"No zoo given: making the demo zoo in {cache / 'demo-zoo'} (once).")
         zoo = make_demo(cache / "demo-zoo", spec, options.jobs, reporter)
     return zoo, (zoo / MARKER).is_file()
-
-
-def _is_url(value: str) -> bool:
-    return value.startswith(("http://", "https://"))
 
 
 def make_demo(path: Path, spec: DemoSpec, jobs: int | None, reporter: Reporter) -> Path:
