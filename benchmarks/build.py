@@ -95,7 +95,7 @@ def main() -> int:
     print(f"  1 worker                {one:8.1f} s")
     print(f"  2 workers               {full:8.1f} s   speed-up = {speedup:.2f}  (target >= 1.7)")
     print(f"  cores kept busy: {BUSY[1]:.2f} with 1 worker, {BUSY[2]:.2f} with 2 "
-          "(one entry already runs 7 encoders at once)")  # fmt: skip
+          "(--jobs N keeps a build on N cores)")  # fmt: skip
     original = f"{ORIGINAL_ENTRIES} entries x {ORIGINAL_STEPS} steps"
     print(f"Projection: the original zoo ({original}) on {CORES} cores of this machine's "
           f"speed, {utilisation:.0%} busy: {projected / 3600:.1f} h "

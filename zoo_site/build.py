@@ -17,7 +17,7 @@ from zoo_site.config import Config, load_config
 from zoo_site.demo import MARKER, DemoSpec, make_demo_zoo
 from zoo_site.entries import EntryResult, EntryTask, run_entry
 from zoo_site.errors import BuildFailed, Problem, ZooSiteError
-from zoo_site.executor import make_executor
+from zoo_site.executor import cpu_limit, make_executor
 from zoo_site.fsutil import link_or_copy, recover_aside, swap_in_dir, write_json, write_text
 from zoo_site.manifest import build_manifest, entry_manifest, media_url
 from zoo_site.remote import is_remote
@@ -192,7 +192,8 @@ def _run_entries(entries: list[Entry], config: Config, cache: Path, jobs, report
         for e in entries
     ]
     results: list[EntryResult] = []
-    with reporter.entries(len(tasks)) as track:
+    limit = cpu_limit(None if scheduler else jobs)  # a Dask cluster's workers are its own
+    with limit, reporter.entries(len(tasks)) as track:
         pool = make_executor(jobs, len(tasks), scheduler)
         try:
             futures = [pool.submit(run_entry, t) for t in tasks]

@@ -81,7 +81,13 @@ def build(
         typer.Option(help="Where media and played rollouts are kept. Default: ./.zoo-site-cache"),
     ] = None,
     jobs: Annotated[
-        int | None, typer.Option("--jobs", "-j", help="Worker processes (default: all cores).")
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            help="Worker processes, and cores used: with N below the machine's cores the "
+            "build (workers, encoders, TensorFlow) is kept on N of them. Default: all cores.",
+        ),
     ] = None,
     scheduler: Annotated[
         str | None,

@@ -8,8 +8,10 @@ LocalCluster of `jobs` single-threaded worker processes for the build's duration
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Any
 
@@ -26,6 +28,26 @@ class InlineExecutor(Executor):
                 raise
             future.set_exception(exc)
         return future
+
+
+@contextlib.contextmanager
+def cpu_limit(jobs: int | None) -> Iterator[None]:
+    """With `--jobs N` below the cores this process may use, keep this process and all it
+    starts (workers, their encoders, TensorFlow's threads) on N of them, then give the
+    cores back: a build asked for N jobs uses N cores, as `make -j N` would. Without
+    --jobs (or where affinity is not supported) nothing changes."""
+    if not jobs or not hasattr(os, "sched_getaffinity"):
+        yield
+        return
+    allowed = os.sched_getaffinity(0)
+    if jobs >= len(allowed):
+        yield
+        return
+    os.sched_setaffinity(0, sorted(allowed)[:jobs])
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, allowed)
 
 
 def worker_count(jobs: int | None) -> int:

@@ -1,4 +1,5 @@
-"""Content keys of models and rollouts: computed once, remembered against the file's stat."""
+"""Content keys of models and rollouts, remembered against the file's stat; and --jobs N
+keeping a build on N cores."""
 
 from __future__ import annotations
 
@@ -38,3 +39,20 @@ def test_a_damaged_record_is_recomputed(tmp_path):
     (record,) = (tmp_path / "c" / "digests").iterdir()
     record.write_text("{not json")
     assert fsutil.cached_digest(model, tmp_path / "c") == digest
+
+
+def test_jobs_keep_the_build_on_that_many_cores():
+    import pytest
+
+    from zoo_site.executor import cpu_limit
+
+    if not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs CPU affinity and 2 cores")
+    allowed = os.sched_getaffinity(0)
+    with cpu_limit(1):
+        assert len(os.sched_getaffinity(0)) == 1
+        child = os.popen("python3 -c 'import os; print(len(os.sched_getaffinity(0)))'").read()
+        assert child.strip() == "1"  # what the build starts inherits the limit
+    assert os.sched_getaffinity(0) == allowed
+    with cpu_limit(None), cpu_limit(len(allowed)):
+        assert os.sched_getaffinity(0) == allowed
