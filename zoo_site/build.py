@@ -95,6 +95,7 @@ def build(options: BuildOptions, reporter: Reporter) -> BuildSummary:
     finally:
         write_json(cache / "build-report.json", build_report(summary, zoo))
     reporter.summary(summary)
+    reporter.info(f"Report: {cache / 'build-report.json'}")
     if summary.errors:
         raise BuildFailed(
             f"{summary.errors} problem(s), listed above; the site has everything else"
