@@ -116,7 +116,7 @@ window.Zoo = (function () {
   }
 
   return {
-    KEYS, formatNumber, resolve, describe, missMessage, wantedFromUrl,
+    KEYS, formatNumber, displayOrders, valuesOf, resolve, describe, missMessage, wantedFromUrl,
     loadJson, loadFloat32, stepAt, timeOf, stepFromUrl,
   };
 })();

@@ -18,30 +18,20 @@
     step: 0, frames: 0, fps: 1, speed: 1, playing: false,
   };
 
-  function showMessage(text) {
-    $("message").textContent = text;
-    $("message").hidden = !text;
-  }
+  const showMessage = ZooPicker.showMessage;
 
   const quote = (value) => JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value);
 
-  function labelOf(key, value) {
-    const list = { algo: state.manifest.algos, tag: state.manifest.tags }[key];
-    const item = list && list.find((x) => x.id === value);
-    return item ? item.label : key === "run" ? `run ${value}` : value;
-  }
+  const labelOf = (key, value) =>
+    key === "run" ? `run ${value}` : ZooPicker.labelOf(state.manifest, key, value);
 
   const gameEntries = (game) => state.manifest.entries.filter((e) => e.game === game);
   const gamesWithEntries = () =>
     state.manifest.games.map((g) => g.id).filter((g) => gameEntries(g).length);
 
   /* The values of `key` among `entries`, in the manifest's order (unlisted ones last). */
-  function optionsOf(key, entries) {
-    const m = state.manifest;
-    const order = { algo: m.algos.map((a) => a.id), run: m.runs.map(String), tag: m.tags.map((t) => t.id) }[key];
-    const present = new Set(entries.map((e) => String(e[key])));
-    return order.filter((v) => present.has(v)).concat([...present].filter((v) => !order.includes(v)));
-  }
+  const optionsOf = (key, entries) =>
+    Zoo.valuesOf(entries, key, Zoo.displayOrders(state.manifest)[key]);
 
   const defaults = (key, options) =>
     key !== "tag" ? options : [options.includes("final") ? "final" : options[options.length - 1]];
@@ -334,13 +324,8 @@
   }
 
   async function main() {
-    try {
-      state.manifest = await Zoo.loadJson("manifest.json");
-    } catch (err) {
-      showMessage(`Could not load the list of agents (manifest.json): ${err.message}.`);
-      document.body.dataset.ready = "error";
-      return;
-    }
+    state.manifest = await ZooPicker.loadManifest();
+    if (!state.manifest) return;
     if (!gamesWithEntries().length) {
       showMessage("This zoo has no entries yet.");
       document.body.dataset.ready = "1";

@@ -122,6 +122,22 @@ window.ZooPlayer = (function () {
     syncPlayButton(video);
   }
 
+  /* Step n's action, reward and score into #step-action, #step-reward, #step-score;
+   * returns the index of the action shown (-1 when none is recorded). */
+  function showStepData(steps, n) {
+    const list = steps.actions || steps.greedy;
+    const chosen = list ? list[n] : -1;
+    let action = "not recorded";
+    if (list) {
+      const name = steps.action_names[chosen] || `action ${chosen}`;
+      action = steps.actions ? name : `${name} (the network's greedy choice)`;
+    }
+    $("step-action").textContent = action;
+    $("step-reward").textContent = steps.rewards ? Zoo.formatNumber(steps.rewards[n]) : "not recorded";
+    $("step-score").textContent = Zoo.formatNumber(steps.score[n]);
+    return chosen;
+  }
+
   /* Copy `url` to the clipboard (or select it in #link for a manual copy); say so. */
   async function copyLink(url) {
     const field = $("link");
@@ -136,5 +152,5 @@ window.ZooPlayer = (function () {
     }
   }
 
-  return { SPEEDS, create, copyLink };
+  return { SPEEDS, create, copyLink, showStepData };
 })();

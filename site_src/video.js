@@ -15,21 +15,11 @@
     $("fact-score").textContent = Zoo.formatNumber(entry.score);
   }
 
-  function actionText(steps, n) {
-    const list = steps.actions || steps.greedy;
-    if (!list) return "not recorded";
-    const name = steps.action_names[list[n]] || `action ${list[n]}`;
-    return steps.actions ? name : `${name} (the network's greedy choice)`;
-  }
-
   function showStep(step) {
     const entry = state.entry;
     $("step").textContent = `step ${step} / ${entry.frames}`;
     const steps = state.details && state.details.id === entry.id ? state.details.steps : null;
-    if (!steps) return;
-    $("step-action").textContent = actionText(steps, step);
-    $("step-reward").textContent = steps.rewards ? Zoo.formatNumber(steps.rewards[step]) : "not recorded";
-    $("step-score").textContent = Zoo.formatNumber(steps.score[step]);
+    if (steps) ZooPlayer.showStepData(steps, step);
   }
 
   function here(withFrame) {

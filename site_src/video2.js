@@ -231,13 +231,7 @@
     drawZooms();
     const details = state.details;
     if (!details || details.id !== entry.id) return;
-    const steps = details.steps;
-    const list = steps.actions || steps.greedy;
-    const chosen = list ? list[step] : -1;
-    const name = chosen >= 0 ? steps.action_names[chosen] || `action ${chosen}` : "not recorded";
-    $("step-action").textContent = name;
-    $("step-reward").textContent = steps.rewards ? Zoo.formatNumber(steps.rewards[step]) : "not recorded";
-    $("step-score").textContent = Zoo.formatNumber(steps.score[step]);
+    const chosen = ZooPlayer.showStepData(details.steps, step);
     showBars(step, chosen);
     showCursors(step);
   }

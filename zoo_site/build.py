@@ -20,7 +20,7 @@ from zoo_site.errors import BuildFailed, Problem, ZooSiteError
 from zoo_site.executor import cpu_limit, make_executor
 from zoo_site.fsutil import link_or_copy, recover_aside, swap_in_dir, write_json, write_text
 from zoo_site.manifest import build_manifest, entry_manifest, media_url
-from zoo_site.remote import is_remote
+from zoo_site.remote import is_remote, mirror_zoo
 from zoo_site.report import Reporter
 from zoo_site.training import training_curves
 
@@ -60,7 +60,7 @@ def build(options: BuildOptions, reporter: Reporter) -> BuildSummary:
     cache = options.cache_dir or _resolve(base, config.cache_dir)
     zoo, demo = _resolve_zoo(options, config, base, cache, reporter)
     remote_config = zoo / CONFIG_NAME
-    if is_remote(str(options.zoo or "")) and not options.config and remote_config.is_file():
+    if is_remote(options.zoo) and not options.config and remote_config.is_file():
         config = load_config(remote_config)  # the zoo's own; paths stay relative to here
     if demo:
         config = _with_demo_config(config, zoo, from_file)
@@ -90,7 +90,6 @@ def build(options: BuildOptions, reporter: Reporter) -> BuildSummary:
     manifest = build_manifest(config, [(e, r.info) for e, r in built], demo, curves,
                               options.media_url)  # fmt: skip
     try:
-        _check_strict(options, summary, out)
         _assemble(out, manifest, built, zoo, options, summary, reporter)
     finally:
         write_json(cache / "build-report.json", build_report(summary, zoo))
@@ -139,7 +138,7 @@ def _load_config(options: BuildOptions) -> tuple[Config, Path, bool]:
     """The config (explicit file, else the zoo's, else ./zoo-site.toml), its folder, and
     whether it came from a file."""
     candidates = [options.config] if options.config else []
-    if options.zoo and not options.config and not is_remote(str(options.zoo)):
+    if options.zoo and not options.config and not is_remote(options.zoo):
         candidates.append(Path(options.zoo) / CONFIG_NAME)
     if not options.config:
         candidates.append(Path(CONFIG_NAME))
@@ -165,9 +164,7 @@ def _resolve(base: Path, value: str) -> Path:
 
 
 def _resolve_zoo(options, config, base, cache, reporter) -> tuple[Path, bool]:
-    if options.zoo and is_remote(str(options.zoo)):
-        from zoo_site.remote import mirror_zoo
-
+    if is_remote(options.zoo):
         zoo = mirror_zoo(str(options.zoo), cache, reporter)
     elif options.zoo:
         zoo = Path(options.zoo)

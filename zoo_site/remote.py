@@ -70,7 +70,7 @@ class RemoteZooNotFound(RemoteZooError, ZooNotFound):
     """The URL answers, but no zoo is there: no index, no listing, or no zoo files."""
 
 
-def is_remote(zoo: str | Path) -> bool:
+def is_remote(zoo: str | Path | None) -> bool:
     """True when `zoo` is an http:// or https:// URL rather than a folder."""
     if isinstance(zoo, Path):
         return False

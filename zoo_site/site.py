@@ -49,13 +49,14 @@ def make_environment(template_override: Path | None = None) -> jinja2.Environmen
 
 
 def page_context(manifest: dict, asset: Callable[[str], str]) -> dict[str, Any]:
+    tag_labels = {tag["id"]: tag["label"] for tag in manifest["tags"]}
     return {
         "manifest": manifest,
         "site": manifest["site"],
         "version": __version__,
         "asset": asset,
-        "groups": index_groups(manifest),
-        "tag_labels": {tag["id"]: tag["label"] for tag in manifest["tags"]},
+        "groups": index_groups(manifest, tag_labels),
+        "tag_labels": tag_labels,
         "media_origin": _origin(manifest["site"].get("media_url")),
     }
 
@@ -87,14 +88,13 @@ def copy_assets(src_dir: Path, dest_dir: Path) -> list[Path]:
     return written
 
 
-def index_groups(manifest: dict) -> list[dict[str, Any]]:
+def index_groups(manifest: dict, labels: dict[str, str]) -> list[dict[str, Any]]:
     """Entries by game, then algo (manifest order); inside, sorted by run, then tag."""
     buckets: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for entry in manifest["entries"]:
         buckets[entry["game"], entry["algo"]].append(entry)
     runs = {run: i for i, run in enumerate(manifest["runs"])}
     tags = {tag["id"]: i for i, tag in enumerate(manifest["tags"])}
-    labels = {tag["id"]: tag["label"] for tag in manifest["tags"]}
 
     def order(entry: dict) -> tuple:
         return (runs.get(entry["run"], len(runs)), entry["run"], tags.get(entry["tag"], len(tags)))
