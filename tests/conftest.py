@@ -44,6 +44,18 @@ def browser():
         browser.close()
 
 
+@pytest.fixture
+def watched(browser, request):
+    """A fresh page in its own browser context, watched for errors, dialogs and requests;
+    a test module may set VIEWPORT = {"width": …, "height": …}."""
+    from browsing import Watched
+
+    viewport = getattr(request.module, "VIEWPORT", None)
+    context = browser.new_context(**({"viewport": viewport} if viewport else {}))
+    yield Watched(context.new_page())
+    context.close()
+
+
 @pytest.fixture(scope="session")
 def demo_site(tmp_path_factory, demo_zoo, test_cache) -> Path:
     """`zoo-site build` with no zoo given: the demo zoo (already cached) becomes a site."""

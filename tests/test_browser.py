@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
-from browsing import SELECTS, Watched, wait_until_playing
+from browsing import SELECTS, wait_until_playing
 from frontend_fixtures import build_fake_site
 
 pytestmark = pytest.mark.browser
@@ -20,13 +20,6 @@ def site(tmp_path_factory):
 @pytest.fixture(scope="module")
 def base_url(site, serve):
     return serve(site[0])
-
-
-@pytest.fixture
-def watched(browser):
-    context = browser.new_context()
-    yield Watched(context.new_page())
-    context.close()
 
 
 def entry_of(site, algo, game, run, tag) -> dict:

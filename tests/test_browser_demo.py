@@ -5,16 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from browsing import SELECTS, Watched, wait_until_playing
+from browsing import SELECTS, wait_until_playing
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def watched(browser):
-    context = browser.new_context()
-    yield Watched(context.new_page())
-    context.close()
 
 
 def test_deep_link_to_a_demo_agent_plays_it(demo_site, serve, watched):

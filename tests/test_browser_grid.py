@@ -64,11 +64,7 @@ def long_url(tmp_path_factory, serve):
     return serve(site_dir)
 
 
-@pytest.fixture
-def watched(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 1800})
-    yield Watched(context.new_page())
-    context.close()
+VIEWPORT = {"width": 1280, "height": 1800}
 
 
 def cells(page) -> list[dict]:

@@ -24,11 +24,7 @@ ENTRY = {"algo": "apex", "game": "Seaquest", "run": "2", "tag": "final"}
 LINK = "algo=apex&game=Seaquest&run=2&tag=final"
 
 
-@pytest.fixture
-def watched(browser):
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    yield Watched(context.new_page())
-    context.close()
+VIEWPORT = {"width": 1200, "height": 900}
 
 
 @pytest.fixture(scope="module")
