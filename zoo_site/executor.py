@@ -30,24 +30,24 @@ class InlineExecutor(Executor):
         return future
 
 
-@contextlib.contextmanager
-def cpu_limit(jobs: int | None) -> Iterator[None]:
+def cpu_limit(jobs: int | None) -> contextlib.AbstractContextManager:
     """With `--jobs N` below the cores this process may use, keep this process and all it
     starts (workers, their encoders, TensorFlow's threads) on N of them, then give the
     cores back: a build asked for N jobs uses N cores, as `make -j N` would. Without
     --jobs (or where affinity is not supported) nothing changes."""
-    if not jobs or not hasattr(os, "sched_getaffinity"):
-        yield
-        return
-    allowed = os.sched_getaffinity(0)
-    if jobs >= len(allowed):
-        yield
-        return
-    os.sched_setaffinity(0, sorted(allowed)[:jobs])
+    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+    if not jobs or jobs >= len(allowed):
+        return contextlib.nullcontext()
+    return _affinity(sorted(allowed)[:jobs], allowed)
+
+
+@contextlib.contextmanager
+def _affinity(cores: list[int], restore: set[int]) -> Iterator[None]:
+    os.sched_setaffinity(0, cores)
     try:
         yield
     finally:
-        os.sched_setaffinity(0, allowed)
+        os.sched_setaffinity(0, restore)
 
 
 def worker_count(jobs: int | None) -> int:
