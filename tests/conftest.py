@@ -78,7 +78,7 @@ def serve():
     """serve(site_dir) -> base URL of a Range-capable server on 127.0.0.1."""
     import threading
 
-    from zoo_site.serve import make_server
+    from zoo_site.site.serve import make_server
 
     servers = []
 

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from zoo_site import fsutil
-from zoo_site.site import write_pages
+from zoo_site.site.pages import write_pages
 
 WIDTH, HEIGHT, FPS, FRAMES = 160, 210, 15, 60
 NOTICE = "These demo agents are untrained: they play at random."
@@ -34,6 +34,7 @@ def fake_entry(algo: str, game: str, run: int, tag: str) -> dict:
     return {
         "id": f"{algo}/{game}/{run}/{tag}",
         **{"algo": algo, "game": game, "run": run, "tag": tag},
+        **{"source": "atari-model-zoo", "protocol": None, "training_step": None},
         "video": f"{media}/gameplay.mp4",
         "poster": f"{media}/poster.png",
         **{"frames": FRAMES, "fps": FPS, "width": WIDTH, "height": HEIGHT, "scale": 1},
@@ -47,7 +48,7 @@ def fake_entry(algo: str, game: str, run: int, tag: str) -> dict:
 
 def fake_manifest(*, title: str = "Fake zoo", notice: str | None = NOTICE) -> dict:
     return {
-        "schema_version": 1,
+        "schema_version": 2,
         "generator": "zoo-site 0.1.0",
         "site": {"title": title, "description": "A zoo for tests.", "notice": notice, "demo": True},
         "algos": [{"id": "apex", "label": "Ape-X"}, {"id": "dqn", "label": "DQN (Dopamine)"}],
@@ -95,10 +96,12 @@ def fake_details(entry: dict) -> dict:
     """entry.json of a fake entry: action n % 4 at step n, reward 1 every tenth step."""
     rewards = [1.0 if n % 10 == 9 else 0.0 for n in range(FRAMES)]
     score = [float(sum(rewards[:n])) for n in range(FRAMES)]
-    keys = ("id", "algo", "game", "run", "tag", "frames", "fps", "video", "poster")
+    keys = ("id", "algo", "game", "run", "tag", "source", "protocol", "training_step", "frames",
+            "fps", "video", "poster")  # fmt: skip
     return {
-        "schema_version": 1,
+        "schema_version": 2,
         **{k: entry[k] for k in keys},
+        "files": {"model": None, "rollout": "fake_rollout.npz", "played": False},
         "episode_returns": entry["episode_returns"],
         "steps": {
             "action_names": ACTION_NAMES,

@@ -12,8 +12,8 @@ from mediacheck import decode
 from typer.testing import CliRunner
 
 from zoo_site.cli import app
-from zoo_site.netbuild import build_dqn_graph
-from zoo_site.tiling import LUT
+from zoo_site.media.tiling import LUT
+from zoo_site.networks.netbuild import build_dqn_graph
 
 STEPS = 24
 

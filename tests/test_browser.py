@@ -1,4 +1,4 @@
-"""The viewer and the index in a real Chromium (Playwright), served by zoo_site.serve."""
+"""The viewer and the index in a real Chromium (Playwright), served by zoo_site.site.serve."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from frontend_fixtures import (
 from PIL import Image
 
 from zoo_site import fsutil
-from zoo_site.site import write_pages
+from zoo_site.site.pages import write_pages
 
 pytestmark = pytest.mark.browser
 

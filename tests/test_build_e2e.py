@@ -16,7 +16,7 @@ from mediacheck import decode, keyframes, top_level
 from typer.testing import CliRunner
 
 from zoo_site.cli import app
-from zoo_site.render import upscale
+from zoo_site.media.render import upscale
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -210,7 +210,7 @@ def test_crash_while_writing_pages_leaves_the_previous_site(tmp_path, demo_zoo, 
     def explode(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("zoo_site.site.write_pages", explode)
+    monkeypatch.setattr("zoo_site.site.pages.write_pages", explode)
     result = run_build("--zoo", str(demo_zoo), "--out", str(out))
     assert result.exit_code == 130
     assert before == {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}

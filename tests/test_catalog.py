@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from zoo_site.catalog import read_catalog
 from zoo_site.errors import ZooNotFound
 from zoo_site.names import check_name
+from zoo_site.sources import read_catalog
 
 
 def touch(root: Path, rel: str, text: str = "x") -> Path:
@@ -29,7 +29,7 @@ def test_reads_the_atari_model_zoo_layout(tmp_path):
     catalog = read_catalog(tmp_path)
     assert ids(catalog) == ["apex/Seaquest/1/1HR", "apex/Seaquest/2/final", "dqn/Pong/3/final"]
     final = catalog.entries[1]
-    assert final.model.name == "model2_final.pb"
+    assert final.model.path.name == "model2_final.pb"
     assert final.rollout.name == "model2_final_rollout.npz"
     assert final.env == "SeaquestNoFrameskip-v4"
     assert final.checkpoints.name == "SeaquestNoFrameskip-v4_2.json"
@@ -43,7 +43,7 @@ def test_explicit_tag_wins_over_untagged_duplicate(tmp_path):
     touch(tmp_path, "dqn/PongNoFrameskip-v4/model1_final.pb")
     catalog = read_catalog(tmp_path)
     assert ids(catalog) == ["dqn/Pong/1/final"]
-    assert catalog.entries[0].model.name == "model1_final.pb"
+    assert catalog.entries[0].model.path.name == "model1_final.pb"
     (problem,) = catalog.problems
     assert problem.level == "warning" and problem.path.endswith("model1.pb")
 

@@ -6,9 +6,9 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from zoo_site.catalog import Entry
-from zoo_site.charts import returns_chart, training_chart
-from zoo_site.training import read_log, training_curves
+from zoo_site.site.charts import returns_chart, training_chart
+from zoo_site.site.training import read_log, training_curves
+from zoo_site.sources.base import Entry, ModelRef
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -20,8 +20,8 @@ def write(path: Path, data) -> Path:
 
 
 def entry(tmp_path: Path, tag: str, log: Path | None, ckpts: Path | None = None) -> Entry:
-    model = tmp_path / f"model1_{tag}.pb"
-    return Entry("apex", "Seaquest", 1, tag, model, None, ckpts, log)
+    model = ModelRef(tmp_path / f"model1_{tag}.pb", "frozen_graph", "apex")
+    return Entry("apex", "Seaquest", 1, tag, model=model, checkpoints=ckpts, log=log)
 
 
 def test_log_rows_sorted_initial_left_out_and_restart_gaps_closed(tmp_path):
@@ -108,7 +108,7 @@ def test_index_shows_the_training_curve_of_a_run(tmp_path):
     import jsonschema
     from frontend_fixtures import fake_manifest
 
-    from zoo_site.site import write_pages
+    from zoo_site.site.pages import write_pages
 
     manifest = fake_manifest()
     manifest["training"] = [{

@@ -1,22 +1,24 @@
 """Every convention, and discovery: each graph's layers are the network's real values.
 
 Each family's graph is built, its convention detected (or discovered), every layer run by
-GraphRunner, and compared with an independent numpy re-implementation of the network made
+FrozenGraphNetwork, and compared with an independent numpy re-implementation of the network made
 from the weights stored in the graph's Const nodes.
 """
 
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo_site.discover import discover_convention
 from zoo_site.errors import EntryError
-from zoo_site.graphs import CONVENTIONS, GraphRunner, detect_convention
-from zoo_site.netbuild import BUILDERS, build_impala_like_graph
+from zoo_site.networks.conventions import CONVENTIONS
+from zoo_site.networks.discover import discover_convention
+from zoo_site.networks.frozen_graph import FrozenGraphNetwork, detect_convention
+from zoo_site.networks.netbuild import BUILDERS, build_impala_like_graph
 
 N_ACTIONS = 5
 NATURE_STRIDES = (4, 2, 1)
@@ -135,8 +137,19 @@ def impala_reference(c, x: np.ndarray) -> list[np.ndarray]:
     return [c0, c1, a, r, fc, dense_layer(c, fc, "agent/policy_logits/", act=False)]
 
 
+def native_layers(graph_def, convention, obs) -> list[np.ndarray]:
+    """Every layer through zoo-site's Network, put back in the graph's own layout."""
+    network = FrozenGraphNetwork(graph_def, convention, Path("model.pb"))
+    out = network.run(obs)
+    nchw = convention.data_format == "NCHW"
+    return [
+        np.transpose(out[s.name], (0, 3, 1, 2)) if s.kind == "conv" and nchw else out[s.name]
+        for s in network.layers
+    ]
+
+
 def assert_layers_match(graph_def, convention, reference: list[np.ndarray], obs) -> None:
-    got = GraphRunner(graph_def, convention, list(convention.layers))(obs)
+    got = native_layers(graph_def, convention, obs)
     assert len(got) == len(reference) == len(convention.layers)
     for name, g, r in zip(convention.layers, got, reference, strict=True):
         assert g.shape == r.shape, name

@@ -5,11 +5,19 @@ from __future__ import annotations
 import numpy as np
 from conftest import TEST_STEPS
 
-from zoo_site import rollout
-from zoo_site.catalog import read_catalog
-from zoo_site.config import RolloutConfig, load_config
+from zoo_site.config import load_config
 from zoo_site.demo import DemoSpec, make_demo_zoo
-from zoo_site.graphs import detect_convention, load_graph_def, uses_nchw
+from zoo_site.networks import load_network
+from zoo_site.networks.frozen_graph import detect_convention, load_graph_def, uses_nchw
+from zoo_site.rollouts import npz as rollout
+from zoo_site.rollouts.play import play
+from zoo_site.rollouts.protocols import DOPAMINE, ZOO_TF
+from zoo_site.sources import read_catalog
+from zoo_site.sources.base import ModelRef
+
+
+def network(path, algo):
+    return load_network(ModelRef(path, "frozen_graph", algo))
 
 
 def test_demo_zoo_has_the_promised_shape(demo_zoo):
@@ -51,22 +59,20 @@ def test_rollouts_are_real_play_in_the_zoo_format(demo_zoo):
 
 
 def test_play_is_deterministic_for_a_seed(demo_zoo):
-    model = demo_zoo / "dqn/BreakoutNoFrameskip-v4/model1_initial.pb"
-    cfg = RolloutConfig(steps=60, seed=5, epsilon=0.2)
-    a = rollout.play(model, "dqn", "Breakout", cfg)
-    b = rollout.play(model, "dqn", "Breakout", cfg)
+    net = network(demo_zoo / "dqn/BreakoutNoFrameskip-v4/model1_initial.pb", "dqn")
+    protocol = DOPAMINE.with_overrides(epsilon=0.2)
+    a = play(net, "Breakout", protocol, 60, 5)
+    b = play(net, "Breakout", protocol, 60, 5)
     for key in ("frames", "observations", "actions", "score", "ram"):
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
-    c = rollout.play(model, "dqn", "Breakout", RolloutConfig(steps=60, seed=6, epsilon=0.2))
+    c = play(net, "Breakout", protocol, 60, 6)
     assert not np.array_equal(a["actions"], c["actions"])
 
 
 def test_sticky_actions_option_changes_play(demo_zoo):
-    model = demo_zoo / "apex/PongNoFrameskip-v4/model1_initial.pb"
-    plain = rollout.play(model, "apex", "Pong", RolloutConfig(steps=80, seed=1, epsilon=0.3))
-    sticky = rollout.play(
-        model, "apex", "Pong", RolloutConfig(steps=80, seed=1, epsilon=0.3, sticky_actions=0.5)
-    )
+    net = network(demo_zoo / "apex/PongNoFrameskip-v4/model1_initial.pb", "apex")
+    plain = play(net, "Pong", ZOO_TF.with_overrides(epsilon=0.3), 80, 1)
+    sticky = play(net, "Pong", ZOO_TF.with_overrides(epsilon=0.3, sticky_actions=0.5), 80, 1)
     assert not np.array_equal(plain["frames"], sticky["frames"])
 
 

@@ -1,20 +1,22 @@
 """Frozen graphs: conventions are found, NCHW graphs run on a CPU with the same numbers."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 pytest.importorskip("tensorflow")
 
 from zoo_site.errors import EntryError  # noqa: E402
-from zoo_site.graphs import (  # noqa: E402
+from zoo_site.networks.frozen_graph import (  # noqa: E402
     CONVENTIONS,
-    GraphRunner,
+    FrozenGraphNetwork,
     detect_convention,
     load_graph_def,
     to_cpu_layout,
     uses_nchw,
 )
-from zoo_site.netbuild import build_apex_graph, build_dqn_graph  # noqa: E402
+from zoo_site.networks.netbuild import build_apex_graph, build_dqn_graph  # noqa: E402
 
 
 def observations(n=3):
@@ -39,21 +41,21 @@ def test_nchw_graph_runs_on_cpu_and_matches_the_nhwc_twin():
     apex, dqn = build_apex_graph(6, 7), build_dqn_graph(6, 7)
     a, d = CONVENTIONS["apex"], CONVENTIONS["dqn"]
     obs = observations()
-    apex_convs = GraphRunner(apex, a, list(a.layers[:3]))(obs)
-    dqn_convs = GraphRunner(dqn, d, list(d.layers[:3]))(obs)
-    for nchw, nhwc in zip(apex_convs, dqn_convs, strict=True):
-        assert nchw.shape[1] == nhwc.shape[-1]
-        np.testing.assert_allclose(np.transpose(nchw, (0, 2, 3, 1)), nhwc, rtol=1e-4, atol=1e-5)
-        assert nhwc.max() > 0  # a real, non-degenerate activation
+    convs = ["conv1", "conv2", "conv3"]
+    apex_convs = FrozenGraphNetwork(apex, a, Path("a.pb")).run(obs, convs)
+    dqn_convs = FrozenGraphNetwork(dqn, d, Path("d.pb")).run(obs, convs)
+    for name in convs:  # both canonical (N, H, W, C) whatever the graph's layout
+        np.testing.assert_allclose(apex_convs[name], dqn_convs[name], rtol=1e-4, atol=1e-5)
+        assert dqn_convs[name].max() > 0  # a real, non-degenerate activation
 
 
 def test_batched_equals_one_at_a_time():
     dqn = build_dqn_graph(4, 3)
     conv = CONVENTIONS["dqn"]
-    runner = GraphRunner(dqn, conv, [conv.output])
+    network = FrozenGraphNetwork(dqn, conv, Path("d.pb"))
     obs = observations(4)
-    (batched,) = runner(obs)
-    single = np.concatenate([runner(obs[i : i + 1])[0] for i in range(4)])
+    batched = network.run(obs, ["output"])["output"]
+    single = np.concatenate([network.run(obs[i : i + 1], ["output"])["output"] for i in range(4)])
     np.testing.assert_allclose(batched, single, rtol=1e-5, atol=1e-6)
 
 

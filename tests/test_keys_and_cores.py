@@ -44,7 +44,7 @@ def test_a_damaged_record_is_recomputed(tmp_path):
 def test_jobs_keep_the_build_on_that_many_cores():
     import pytest
 
-    from zoo_site.executor import cpu_limit
+    from zoo_site.build.executor import cpu_limit
 
     if not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2:
         pytest.skip("needs CPU affinity and 2 cores")

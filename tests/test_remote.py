@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from zoo_site.catalog import read_catalog
 from zoo_site.demo import MARKER
 from zoo_site.errors import ZooNotFound, ZooSiteError
-from zoo_site.remote import (
+from zoo_site.site.serve import RangeRequestHandler, make_server
+from zoo_site.sources import read_catalog
+from zoo_site.sources.remote import (
     INDEX_NAME,
     META_DIR,
     is_remote,
@@ -28,7 +29,6 @@ from zoo_site.remote import (
     mirror_zoo,
     write_zoo_index,
 )
-from zoo_site.serve import RangeRequestHandler, make_server
 
 GOOD = {
     "zoo-site.toml": b'title = "remote test zoo"\n',
@@ -80,7 +80,7 @@ def _logging(handler: type, log: list) -> type:
 def http_zoo():
     """http_zoo(folder, listing=False) -> (base URL, request log) of a server on 127.0.0.1.
 
-    listing=False: zoo-site's own server (zoo_site.serve.make_server; no folder listings).
+    listing=False: zoo-site's own server (zoo_site.site.serve.make_server; no folder listings).
     listing=True: Python's http.server, which lists folders and answers If-Modified-Since.
     The log holds (method, path, status) for every request, as the server saw it.
     """
@@ -143,7 +143,7 @@ def catalog_view(zoo: Path):
         return path and path.relative_to(zoo).as_posix()
 
     entries = [
-        (e.id, rel(e.model), rel(e.rollout), rel(e.checkpoints), rel(e.log))
+        (e.id, rel(e.model and e.model.path), rel(e.rollout), rel(e.checkpoints), rel(e.log))
         for e in catalog.entries
     ]
     problems = sorted((rel(Path(p.path)), p.message, p.level) for p in catalog.problems)
@@ -436,7 +436,7 @@ def test_progress_and_summary_go_through_the_build_reporter(tmp_path, http_zoo):
 
     from rich.console import Console
 
-    from zoo_site.report import Reporter
+    from zoo_site.build.report import Reporter
 
     zoo = make_zoo(tmp_path / "zoo")
     write_zoo_index(zoo)

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoo_site import rollout
 from zoo_site.errors import EntryError
+from zoo_site.rollouts import npz as rollout
 
 
 def arrays(n: int = 5) -> dict[str, np.ndarray]:

@@ -201,20 +201,20 @@ def test_media_url_puts_media_beside_the_site_for_another_host(tmp_path, demo_zo
 
 
 def test_pages_limits_are_checked_with_advice(tmp_path, monkeypatch):
-    from zoo_site import build as build_module
+    from zoo_site.build import publish as build_module
 
     (tmp_path / "media").mkdir()
     (tmp_path / "media" / "big.mp4").write_bytes(b"x" * 300)
     (tmp_path / "index.html").write_bytes(b"x" * 100)
     monkeypatch.setattr(build_module, "PAGES_FILE_LIMIT", 200)
     monkeypatch.setattr(build_module, "PAGES_SITE_LIMIT", 350)
-    problems = build_module._pages_limits(tmp_path, media_elsewhere=False)
+    problems = build_module.pages_limits(tmp_path, media_elsewhere=False)
     assert [(p.path, p.level) for p in problems] == [
         ("media/big.mp4", "warning"),
         ("site", "warning"),
     ]
     assert "--media-url" in problems[0].message and "--media-url" in problems[1].message
-    assert build_module._pages_limits(tmp_path / "media", media_elsewhere=True)[0].path == "big.mp4"
+    assert build_module.pages_limits(tmp_path / "media", media_elsewhere=True)[0].path == "big.mp4"
 
 
 def test_site_files_are_world_readable(demo_site):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zoo_site.atlas import ALIGN, layout
-from zoo_site.tiling import (
+from zoo_site.media.atlas import ALIGN, layout
+from zoo_site.media.tiling import (
     BACKGROUND,
     LUT,
     BarsView,

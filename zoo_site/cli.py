@@ -109,10 +109,10 @@ def build(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks.")] = False,
 ) -> None:
     """Build the site: rollouts where missing, videos, manifests and pages."""
-    from zoo_site.build import BuildOptions
-    from zoo_site.build import build as run_build
+    from zoo_site.build.pipeline import BuildOptions
+    from zoo_site.build.pipeline import build as run_build
+    from zoo_site.build.report import Reporter
     from zoo_site.errors import ZooSiteError
-    from zoo_site.report import Reporter
 
     options = BuildOptions(
         zoo=zoo, out=out, config=config, cache_dir=cache_dir, jobs=jobs, verbose=verbose,
@@ -136,9 +136,9 @@ def demo(
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes.")] = None,
 ) -> None:
     """Make the demo zoo: untrained agents, frozen to .pb, played in the real emulator."""
-    from zoo_site.build import make_demo
+    from zoo_site.build.pipeline import make_demo
+    from zoo_site.build.report import Reporter
     from zoo_site.demo import DemoSpec
-    from zoo_site.report import Reporter
 
     reporter = Reporter()
     make_demo(out, DemoSpec(steps=steps), jobs, reporter)
@@ -152,7 +152,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
 ) -> None:
     """Serve a built site locally, with the HTTP Range support videos need."""
-    from zoo_site.serve import serve as run_serve
+    from zoo_site.site.serve import serve as run_serve
 
     if not (directory / "index.html").is_file():
         typer.echo(f"error: {directory} holds no built site (no index.html)", err=True)
@@ -165,7 +165,7 @@ def index(
     zoo: Annotated[Path, typer.Argument(help="The zoo folder to publish.")],
 ) -> None:
     """Write <zoo>/zoo-index.json, so the zoo can be read over HTTP (--zoo https://…)."""
-    from zoo_site.remote import write_zoo_index
+    from zoo_site.sources.remote import write_zoo_index
 
     if not zoo.is_dir():
         typer.echo(f"error: {zoo} is not a folder", err=True)

@@ -63,12 +63,15 @@ class RolloutConfig:
     """Number of agent steps to record (episodes restart until this many are recorded)."""
     seed: int = 0
     """Seed of the emulator and of the no-op starts; the same seed gives the same rollout."""
-    noop_max: int = 30
-    """At most this many no-op frames at the start of each episode."""
-    sticky_actions: float = 0.0
-    """Probability of repeating the previous action (Machado et al. use 0.25)."""
-    epsilon: float = 0.0
-    """Probability of a uniformly random action instead of the network's choice."""
+    noop_max: int | None = None
+    """At most this many no-op frames at the start of each episode; unset: the protocol's
+    own (30 for the Atari Model Zoo's 'tf' style, none for Dopamine's)."""
+    sticky_actions: float | None = None
+    """Probability of repeating the previous action; unset: the protocol's own (0.25 for
+    Dopamine and atari-agents' modern protocol, 0 otherwise)."""
+    epsilon: float | None = None
+    """Probability of a uniformly random action; unset: the protocol's own (0.001 for
+    Dopamine and atari-agents, 0 for the Atari Model Zoo's agents)."""
 
 
 @dataclass
@@ -84,6 +87,10 @@ class AlgoConfig:
     """Op fed the observations, with `layers` (default: the graph's 4-D placeholder)."""
     input_scale: float = 1.0
     """Observations in [0, 1] are multiplied by this before feeding (255 for Dopamine)."""
+    protocol: str = ""
+    """How its models are played where there is no rollout: one of zoo-site's play
+    protocols ("atari-model-zoo-tf", "dopamine", "atari-agents-modern", ...); empty: the
+    source's own choice for the algorithm."""
 
 
 @dataclass
@@ -200,7 +207,10 @@ def _convert(tp: Any, value: Any, key: str, problems: list[str]) -> Any:
     return _scalar(tp, value, key, problems)
 
 
-def _scalar(tp: type, value: Any, key: str, problems: list[str]) -> Any:
+def _scalar(tp: Any, value: Any, key: str, problems: list[str]) -> Any:
+    args = [a for a in get_args(tp) if a is not type(None)]
+    if args:  # an optional value: X | None
+        tp = args[0]
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
@@ -231,9 +241,13 @@ def _check_values(config: Config, problems: list[str]) -> None:
         (0 <= r.activation_crf <= 51, "render.activation_crf", "must be from 0 to 51"),
         (ro.steps >= 1, "rollout.steps", "must be at least 1"),
         (config.demo.steps >= 1, "demo.steps", "must be at least 1"),
-        (ro.noop_max >= 0, "rollout.noop_max", "must not be negative"),
-        (0 <= ro.sticky_actions < 1, "rollout.sticky_actions", "must be in [0, 1)"),
-        (0 <= ro.epsilon <= 1, "rollout.epsilon", "must be in [0, 1]"),
+        (ro.noop_max is None or ro.noop_max >= 0, "rollout.noop_max", "must not be negative"),
+        (
+            ro.sticky_actions is None or 0 <= ro.sticky_actions < 1,
+            "rollout.sticky_actions",
+            "must be in [0, 1)",
+        ),
+        (ro.epsilon is None or 0 <= ro.epsilon <= 1, "rollout.epsilon", "must be in [0, 1]"),
         (config.jobs >= 0, "jobs", "must not be negative (0 = one per core)"),
     ]
     problems.extend(f"Config value '{key}': {why}" for ok, key, why in checks if not ok)
@@ -243,6 +257,12 @@ def _check_values(config: Config, problems: list[str]) -> None:
                 f"Config value 'algos.{algo}.layers': needs at least a conv layer, "
                 "a dense layer and the output layer"
             )
+    from zoo_site.rollouts.protocols import PROTOCOLS
+
+    for algo, cfg in config.algos.items():
+        if cfg.protocol and cfg.protocol not in PROTOCOLS:
+            problems.append(f"Config value 'algos.{algo}.protocol': {cfg.protocol!r} is not one "
+                            f"of {', '.join(sorted(PROTOCOLS))}")  # fmt: skip
     for name in [*config.algos, *config.tags.order, *config.tags.labels]:
         why = check_name(name)
         if why:

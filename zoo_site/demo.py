@@ -15,8 +15,8 @@ from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from zoo_site.build.executor import make_executor
 from zoo_site.config import RolloutConfig
-from zoo_site.executor import make_executor
 from zoo_site.fsutil import write_bytes, write_json, write_text
 
 MARKER = ".zoo-site-demo.json"
@@ -30,7 +30,7 @@ class DemoSpec:
     tags: tuple[str, ...] = ("initial", "final")
     steps: int = 500
     epsilon: float = 0.1
-    version: int = 1  # bump when the demo's making changes
+    version: int = 2  # bump when the demo's making changes
 
     @property
     def size(self) -> int:
@@ -100,12 +100,13 @@ def _as_json(spec: DemoSpec) -> dict:
 
 
 def _write_models(zoo: Path, spec: DemoSpec) -> list[tuple[Path, str, str, RolloutConfig]]:
-    from zoo_site.atari import AtariEnv
-    from zoo_site.netbuild import BUILDERS
+    from zoo_site.networks.netbuild import BUILDERS
+    from zoo_site.rollouts.ale import AtariEnv
+    from zoo_site.rollouts.protocols import ZOO_TF
 
     jobs = []
     for game in spec.games:
-        n_actions = len(AtariEnv(game, 0).actions)
+        n_actions = len(AtariEnv(game, 0, ZOO_TF).actions)
         for algo in spec.algos:
             for run in spec.runs:
                 for tag in spec.tags:
@@ -118,10 +119,17 @@ def _write_models(zoo: Path, spec: DemoSpec) -> list[tuple[Path, str, str, Rollo
 
 
 def _play_one(model: Path, algo: str, game: str, cfg: RolloutConfig) -> Path:
-    from zoo_site import rollout
+    """Play one demo model as the zoo layout says its algorithm is played."""
+    from zoo_site.networks import load_network
+    from zoo_site.rollouts import npz
+    from zoo_site.rollouts.play import play
+    from zoo_site.sources.base import ModelRef
+    from zoo_site.sources.zoo_layout import PROTOCOLS
 
+    network = load_network(ModelRef(model, "frozen_graph", algo))
+    protocol = PROTOCOLS[algo].with_overrides(epsilon=cfg.epsilon)
     out = model.with_name(model.stem + "_rollout.npz")
-    rollout.save(out, rollout.play(model, algo, game, cfg))
+    npz.save(out, play(network, game, protocol, cfg.steps, cfg.seed))
     return out
 
 

@@ -1,4 +1,4 @@
-"""Read a zoo folder in the Atari Model Zoo's layout into typed entries.
+"""The Atari Model Zoo's layout, read into typed entries.
 
 Layout: ``<zoo>/<algo>/<Game>NoFrameskip-v4/model<run>[_<tag>].pb`` and
 ``..._rollout.npz``; optional ``<zoo>/<algo>/checkpoints/<Game>NoFrameskip-v4_<run>.json``
@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from zoo_site.errors import Problem, ZooNotFound
 from zoo_site.names import check_name
+from zoo_site.rollouts.protocols import DOPAMINE, ZOO_TF, ZOO_TF_SAMPLED, PlayProtocol
+from zoo_site.sources.base import ENV_SUFFIX, Catalog, Entry, ModelRef
 
-ENV_SUFFIX = "NoFrameskip-v4"
 #: An untagged file (model1.pb) is the run's final snapshot, as in Dopamine's release.
 UNTAGGED = "final"
 
@@ -27,38 +28,42 @@ _CKPT_FILE = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One agent snapshot of the zoo, keyed by (algo, game, run, tag)."""
-
-    algo: str
-    game: str
-    run: int
-    tag: str
-    model: Path | None = None
-    rollout: Path | None = None
-    checkpoints: Path | None = None
-    log: Path | None = None
-
-    @property
-    def id(self) -> str:
-        return f"{self.algo}/{self.game}/{self.run}/{self.tag}"
-
-    @property
-    def env(self) -> str:
-        return self.game + ENV_SUFFIX
-
-    @property
-    def source(self) -> Path | None:
-        """The file that names this entry in messages."""
-        return self.rollout or self.model
+#: How each algorithm of the original zoo was trained, so its models are played the same
+#: way: its atari_wrappers.py 'tf' style for the baselines-era agents (A2C sampled its
+#: actions), Dopamine's own preprocessing for Dopamine's DQN and Rainbow.
+PROTOCOLS: dict[str, PlayProtocol] = {
+    "apex": ZOO_TF,
+    "es": ZOO_TF,
+    "ga": ZOO_TF,
+    "a2c": ZOO_TF_SAMPLED,
+    "dqn": DOPAMINE,
+    "rainbow": DOPAMINE,
+}
+#: Algorithms the original zoo did not have are played in its default ('tf') style.
+DEFAULT_PROTOCOL = ZOO_TF
 
 
-@dataclass
-class Catalog:
-    zoo: Path
-    entries: list[Entry] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
+class ZooLayout:
+    """<zoo>/<algo>/<Game>NoFrameskip-v4/model<run>[_<tag>].pb / _rollout.npz"""
+
+    name = "atari-model-zoo"
+    label = "Atari Model Zoo"
+
+    def detect(self, folder: Path) -> bool:
+        return any(p.is_dir() and _GAME_DIR.fullmatch(p.name) for p in _subdirs_of_subdirs(folder))
+
+    def read(self, folder: Path) -> Catalog:
+        return read_catalog(folder)
+
+
+def _subdirs_of_subdirs(folder: Path) -> list[Path]:
+    try:
+        return [g for a in _subdirs(folder) for g in _subdirs(a)]
+    except OSError:
+        return []
+
+
+SOURCE = ZooLayout()
 
 
 @dataclass
@@ -107,18 +112,16 @@ def _read_algo(algo_dir: Path, problems: list[Problem]) -> list[Entry]:
             continue
         game = m["game"]
         for (run, tag), files in sorted(_read_game(game_dir, problems).items()):
+            algo = algo_dir.name
+            model = ModelRef(files.model, "frozen_graph", algo) if files.model else None
             entries.append(
                 Entry(
-                    algo=algo_dir.name,
-                    game=game,
-                    run=run,
-                    tag=tag,
-                    model=files.model,
-                    rollout=files.rollout,
-                    checkpoints=ckpts.get((game, run, False)),
-                    log=ckpts.get((game, run, True)),
+                    algo=algo, game=game, run=run, tag=tag, source=SOURCE.name, model=model,
+                    rollout=files.rollout, protocol=PROTOCOLS.get(algo, DEFAULT_PROTOCOL),
+                    checkpoints=ckpts.get((game, run, False)), log=ckpts.get((game, run, True)),
+                    zoo=algo_dir.parent,
                 )
-            )
+            )  # fmt: skip
     return entries
 
 

@@ -16,8 +16,8 @@ import json
 import math
 from pathlib import Path
 
-from zoo_site.catalog import Entry
 from zoo_site.errors import Problem
+from zoo_site.sources.base import Entry
 
 GAP = 3 * 60 * 60  # seconds: a longer pause in a log is a restart, not training
 MAX_POINTS = 400

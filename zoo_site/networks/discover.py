@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from typing import TYPE_CHECKING, NamedTuple
 
-from zoo_site.graphs import Convention, uses_nchw
+from zoo_site.networks.conventions import Convention, uses_nchw
 
 if TYPE_CHECKING:  # pragma: no cover
     from tensorflow.core.framework.graph_pb2 import GraphDef

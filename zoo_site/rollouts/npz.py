@@ -1,4 +1,4 @@
-"""Rollouts: play a frozen graph in the emulator, and read/validate the zoo's npz files.
+"""Rollout files in the Atari Model Zoo's npz format: written atomically, read and validated.
 
 The npz format is the Atari Model Zoo's: ``observations`` (N, 84, 84, 4) float in [0, 1],
 ``frames`` (N, 210, 160, 3) uint8, ``ram`` (N, 128) uint8, ``representation`` (N, 512),
@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo_site.config import RolloutConfig
 from zoo_site.errors import EntryError
 from zoo_site.fsutil import atomic_path
 
@@ -37,40 +36,8 @@ class Rollout:
     observations: np.ndarray | None = None
 
 
-def play(model: Path, algo: str, game: str, cfg: RolloutConfig, override=None) -> dict:
-    """Play `model` for cfg.steps agent steps (restarting episodes) and record everything."""
-    from zoo_site.atari import AtariEnv
-    from zoo_site.graphs import load_runner
-
-    runner = load_runner(model, algo, override=override)
-    env = AtariEnv(game, cfg.seed, cfg.noop_max, cfg.sticky_actions)
-    rng = np.random.default_rng(cfg.seed + 1)
-    rec: dict[str, list] = {k: [] for k in ("observations", "frames", "ram", "representation")}
-    rec.update(score=[], actions=[], rewards=[])
-    returns: list[float] = []
-    obs, running = env.reset(), 0.0
-    for _ in range(cfg.steps):
-        out, dense = runner(obs[None])
-        action = int(np.argmax(out[0]))
-        if cfg.epsilon and rng.random() < cfg.epsilon:
-            action = int(rng.integers(len(env.actions)))
-        for key, value in zip(
-            ("observations", "frames", "ram", "representation", "score", "actions"),
-            (obs, env.screen(), env.ram(), dense[0], running, action),
-            strict=True,
-        ):
-            rec[key].append(value)
-        result = env.step(action)
-        running += result.reward
-        rec["rewards"].append(result.reward)
-        obs = result.observation
-        if result.game_over:
-            returns.append(running)
-            obs, running = env.reset(), 0.0
-    return _as_arrays(rec, returns, env.action_names)
-
-
-def _as_arrays(rec: dict[str, list], returns: list[float], names: list[str]) -> dict:
+def as_arrays(rec: dict[str, list], returns: list[float], names: list[str]) -> dict:
+    """The recorded lists as the zoo's arrays (and zoo-site's additions)."""
     dtypes = dict(observations=np.float32, frames=np.uint8, ram=np.uint8, representation=np.float32,
                   score=np.float32, actions=np.int32, rewards=np.float32)  # fmt: skip
     out = {k: np.asarray(v, dtype=dtypes[k]) for k, v in rec.items()}

@@ -13,8 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from zoo_site.errors import Problem
 
 if TYPE_CHECKING:  # pragma: no cover
-    from zoo_site.build import BuildSummary
-    from zoo_site.entries import EntryResult
+    from zoo_site.build.summary import BuildSummary
+    from zoo_site.records import EntryResult
 
 
 class Reporter:

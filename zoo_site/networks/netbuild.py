@@ -32,7 +32,7 @@ def _he(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int) -> np.nda
 
 def _frozen(seed: int, body: Callable) -> GraphDef:
     """The GraphDef of a fresh graph that `body(tf, rng)` fills, rng seeded by `seed`."""
-    from zoo_site.tfload import tensorflow
+    from zoo_site.networks.tfload import tensorflow
 
     tf = tensorflow()
 

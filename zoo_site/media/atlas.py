@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from zoo_site.config import RenderConfig
-from zoo_site.render import CHUNK, DEPTH, chunks, poster_step, save_png, sinks, upscale
-from zoo_site.tiling import View, background, even, strip
+from zoo_site.media.render import CHUNK, DEPTH, chunks, poster_step, save_png, sinks, upscale
+from zoo_site.media.tiling import View, background, even, strip
 
 GAP = 4
 #: Regions start on multiples of 8 pixels, the codec's block grid: a layer's picture is

@@ -1,4 +1,4 @@
-"""Frozen TensorFlow graphs of the Atari Model Zoo: their conventions, and running them.
+"""Frozen TensorFlow graphs (the Atari Model Zoo's models) as a `Network`.
 
 TensorFlow is imported lazily (inside functions) so the CLI, the catalog and the site
 stages start fast. Graphs in NCHW layout (Ape-X) are rewritten to NHWC, because TF's CPU
@@ -8,106 +8,23 @@ so layer names and values are unchanged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from zoo_site.errors import EntryError
+from zoo_site.networks.base import LayerSpec, ObsSpec, OutputSpec, to_network_input
+from zoo_site.networks.conventions import CONVENTIONS, LAYOUT_OPS, Convention, uses_nchw
 
 if TYPE_CHECKING:  # pragma: no cover
     from tensorflow.core.framework.graph_pb2 import GraphDef
 
 
-@dataclass(frozen=True)
-class Convention:
-    """How one algorithm family names and feeds its frozen graph."""
-
-    family: str
-    input: str
-    """Op whose output is fed the observation stack (N, 84, 84, 4)."""
-    input_scale: float
-    """Observations are stored in [0, 1]; they are multiplied by this before feeding."""
-    layers: tuple[str, ...]
-    """conv1, conv2, conv3, the fully connected layer, the output layer (op names)."""
-    data_format: str = "NHWC"
-
-    @property
-    def output(self) -> str:
-        return self.layers[-1]
-
-    @property
-    def dense(self) -> str:
-        return self.layers[-2]
-
-
-def _conv_chain(prefix: str, names: tuple[str, str, str]) -> tuple[str, ...]:
-    return tuple(f"{prefix}{n}" for n in names)
-
-
-CONVENTIONS: dict[str, Convention] = {
-    "apex": Convention(
-        "apex",
-        "X_t",
-        1.0,
-        (
-            *_conv_chain("deepq/q_func/convnet/", ("Conv/Relu", "Conv_1/Relu", "Conv_2/Relu")),
-            "deepq/q_func/state_value/Relu",
-            "deepq/q_func/q_values",
-        ),
-        "NCHW",
-    ),
-    "a2c": Convention(
-        "a2c",
-        "X_t",
-        1.0,
-        ("a2c/conv1/Relu", "a2c/conv2/Relu", "a2c/conv3/Relu", "a2c/fc/Relu", "a2c/policy/BiasAdd"),
-    ),
-    "ga": Convention(
-        "ga",
-        "X_t",
-        1.0,
-        ("ga/conv1/relu", "ga/conv2/relu", "ga/conv3/relu", "ga/fc/relu", "ga/out/signal"),
-    ),
-    "es": Convention(
-        "es",
-        "X_t",
-        1.0,
-        (
-            "es/layer1/Relu",
-            "es/layer2/Relu",
-            "es/layer3/Relu",
-            "es/layer4/Relu",
-            "es/layer5/out/out",
-        ),
-    ),
-    "dqn": Convention(
-        "dqn",
-        "Online/Cast",
-        255.0,
-        (
-            *_conv_chain("Online/", ("Conv/Relu", "Conv_1/Relu", "Conv_2/Relu")),
-            "Online/fully_connected/Relu",
-            "Online/fully_connected_1/BiasAdd",
-        ),
-    ),
-    "rainbow": Convention(
-        "rainbow",
-        "Online/Cast",
-        255.0,
-        (
-            *_conv_chain("Online/", ("Conv/Relu", "Conv_1/Relu", "Conv_2/Relu")),
-            "Online/fully_connected/Relu",
-            "Online/Sum",
-        ),
-    ),
-}
-
-
 def load_graph_def(path: Path) -> GraphDef:
     """Parse a frozen graph, with a clear error for anything that is not one."""
-    from zoo_site.tfload import tensorflow
+    from zoo_site.networks.tfload import tensorflow
 
     tensorflow()
     from google.protobuf.message import DecodeError
@@ -142,7 +59,7 @@ def detect_convention(graph_def: GraphDef, algo: str, path: Path) -> Convention:
     matches.sort(key=lambda c: (c.output in consumed, c.family != algo))
     if matches:
         return matches[0]
-    from zoo_site.discover import discover_convention
+    from zoo_site.networks.discover import discover_convention
 
     found = discover_convention(graph_def)
     if found is not None:
@@ -178,12 +95,7 @@ def _single_placeholder(graph_def: GraphDef, path: Path) -> str:
     return placeholders[0]
 
 
-_LAYOUT_OPS = {"Conv2D", "BiasAdd", "MaxPool", "AvgPool", "DepthwiseConv2dNative"}
 _PER_DIM_ATTRS = ("strides", "dilations", "ksize")
-
-
-def uses_nchw(graph_def: GraphDef) -> bool:
-    return any(n.op in _LAYOUT_OPS and n.attr["data_format"].s == b"NCHW" for n in graph_def.node)
 
 
 def to_cpu_layout(graph_def: GraphDef) -> GraphDef:
@@ -200,7 +112,7 @@ def to_cpu_layout(graph_def: GraphDef) -> GraphDef:
     out.node.extend([_perm_const("zoo_site/to_nhwc", [0, 2, 3, 1])])
     out.node.extend([_perm_const("zoo_site/to_nchw", [0, 3, 1, 2])])
     for node in graph_def.node:
-        if node.op in _LAYOUT_OPS and node.attr["data_format"].s == b"NCHW":
+        if node.op in LAYOUT_OPS and node.attr["data_format"].s == b"NCHW":
             out.node.extend(_rewrite_nchw(node))
         else:
             out.node.add().CopyFrom(node)
@@ -246,47 +158,107 @@ def _rewrite_nchw(node: Any) -> list[Any]:
     return [before, inner, after]
 
 
-class GraphRunner:
-    """Runs a frozen graph on batches of observations, fetching chosen layers."""
+def layer_specs(convention: Convention) -> tuple[LayerSpec, ...]:
+    """Canonical names for the convention's layers: conv1.., fc, output."""
+    n_conv = len(convention.layers) - 2
+    names = [(f"conv{i + 1}", "conv") for i in range(n_conv)]
+    names += [("fc", "dense"), ("output", "output")]
+    return tuple(
+        LayerSpec(name, op, kind)  # type: ignore[arg-type]
+        for (name, kind), op in zip(names, convention.layers, strict=True)
+    )
 
-    def __init__(self, graph_def: GraphDef, convention: Convention, fetch: list[str]):
+
+class FrozenGraphNetwork:
+    """A frozen graph, run on batches; one pruned function per set of layers fetched."""
+
+    def __init__(self, graph_def: GraphDef, convention: Convention, path: Path):
         import tensorflow as tf
 
         if uses_nchw(graph_def):
             graph_def = to_cpu_layout(graph_def)
         self.convention = convention
-        self.fetch = list(fetch)
+        self.path = path
 
         def _import() -> None:
             tf.compat.v1.import_graph_def(graph_def, name="")
 
-        wrapped = tf.compat.v1.wrap_function(_import, [])
-        graph = wrapped.graph
-        feed = graph.get_tensor_by_name(convention.input + ":0")
-        self._dtype = feed.dtype.as_numpy_dtype
-        outs = [graph.get_tensor_by_name(name + ":0") for name in self.fetch]
-        self._fn = wrapped.prune(feeds=feed, fetches=outs)
+        self._wrapped = tf.compat.v1.wrap_function(_import, [])
+        graph = self._wrapped.graph
+        self._feed = graph.get_tensor_by_name(convention.input + ":0")
+        dtype = np.dtype(self._feed.dtype.as_numpy_dtype).name
+        self.obs = ObsSpec((84, 84, 4), dtype, "NHWC", convention.input_scale, convention.input)
+        self.layers = layer_specs(convention)
+        names = {op.name for op in graph.get_operations()}
+        value = convention.value_head if convention.value_head in names else None
+        width = self._static_width(graph, convention.output)
+        self.output = OutputSpec(convention.output_kind, width, convention.output_label,
+                                 value_head="value" if value else None)  # fmt: skip
+        self._ops = {spec.name: spec.op for spec in self.layers} | ({"value": value} if value
+                                                                    else {})  # fmt: skip
+        self._functions: dict[tuple[str, ...], Any] = {}
 
-    def __call__(self, observations: np.ndarray) -> list[np.ndarray]:
-        """Feed observations in [0, 1], shape (N, 84, 84, 4); return each fetched layer."""
-        x = np.asarray(observations, np.float32) * np.float32(self.convention.input_scale)
-        if np.issubdtype(self._dtype, np.integer):
-            x = np.rint(x)
+    @property
+    def family(self) -> str:
+        return self.convention.family
+
+    @staticmethod
+    def _static_width(graph: Any, op: str) -> int:
+        shape = graph.get_tensor_by_name(op + ":0").shape
+        return int(shape[-1]) if shape.rank and shape[-1] is not None else 0
+
+    def _function(self, names: tuple[str, ...]) -> Any:
+        if names not in self._functions:
+            graph = self._wrapped.graph
+            outs = [graph.get_tensor_by_name(self._ops[n] + ":0") for n in names]
+            self._functions[names] = self._wrapped.prune(feeds=self._feed, fetches=outs)
+        return self._functions[names]
+
+    def run(
+        self, observations: np.ndarray, layers: Sequence[str] | None = None
+    ) -> dict[str, np.ndarray]:
+        """Feed canonical observations; return each asked layer, canonical and float32."""
         import tensorflow as tf
 
-        outs = self._fn(tf.convert_to_tensor(x.astype(self._dtype)))
-        return [o.numpy() for o in outs]
+        names = tuple(layers) if layers is not None else tuple(self._ops)
+        unknown = [n for n in names if n not in self._ops]
+        if unknown:
+            raise KeyError(f"{self.path}: no layer {', '.join(unknown)}")
+        x = to_network_input(observations, self.obs)
+        outs = self._function(names)(tf.convert_to_tensor(x))
+        kinds = {spec.name: spec.kind for spec in self.layers}
+        return {
+            name: _canonical(o.numpy(), kinds.get(name, "value"), self.convention.data_format)
+            for name, o in zip(names, outs, strict=True)
+        }
 
 
-def load_runner(path: Path, algo: str, every_layer: bool = False, override: Any = None):
-    """Load `path`; fetch the output and dense layer (to act) or every layer."""
+def _canonical(values: np.ndarray, kind: str, data_format: str) -> np.ndarray:
+    """conv (N, H, W, C) whatever the graph's layout; everything else (N, units), float32."""
+    values = values.astype(np.float32, copy=False)
+    if kind == "conv":
+        if values.ndim == 4 and data_format == "NCHW":
+            return np.ascontiguousarray(np.transpose(values, (0, 2, 3, 1)))
+        return values
+    if values.ndim == 2 and values.shape[1] == 1 and kind not in ("dense", "output"):
+        return values[:, 0]
+    return values.reshape(len(values), -1) if values.ndim != 2 else values
+
+
+def load(ref: Any, *, actions: int | None = None, override: Any = None) -> FrozenGraphNetwork:
+    """Load a frozen graph (`ref` a ModelRef); its convention is detected (preferring
+    ref.family's) unless `override` ([algos.<id>] in zoo-site.toml) names the layers."""
+    path = Path(ref.path)
     graph_def = load_graph_def(path)
     if override is not None and override.layers:
-        conv = configured_convention(graph_def, algo, path, override)
+        conv = configured_convention(graph_def, ref.family, path, override)
     else:
-        conv = detect_convention(graph_def, algo, path)
-    fetch = list(conv.layers) if every_layer else [conv.output, conv.dense]
+        conv = detect_convention(graph_def, ref.family, path)
     try:
-        return GraphRunner(graph_def, conv, fetch)
+        network = FrozenGraphNetwork(graph_def, conv, path)
     except Exception as exc:  # TF raises many types for a malformed graph
         raise EntryError(path, f"TensorFlow cannot load the graph: {exc}") from None
+    if actions and network.output.actions not in (0, actions):
+        raise EntryError(path, f"the output layer has {network.output.actions} units, but the "
+                         f"game has {actions} actions")  # fmt: skip
+    return network

@@ -10,8 +10,9 @@ from urllib.parse import urlsplit
 
 import jinja2
 
-from zoo_site import __version__, charts, fsutil
+from zoo_site import __version__, fsutil
 from zoo_site.resources import site_src_dir, templates_dir
+from zoo_site.site import charts
 
 PAGES = ("index.html", "video.html", "video2.html", "grid.html", "404.html")
 ASSETS = "assets"

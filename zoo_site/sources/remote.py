@@ -38,10 +38,10 @@ from pathlib import Path
 from typing import Any
 
 from zoo_site import __version__
-from zoo_site.catalog import _CKPT_FILE, _GAME_DIR, _MEDIA_FILE
 from zoo_site.demo import MARKER
 from zoo_site.errors import ZooNotFound, ZooSiteError
 from zoo_site.fsutil import atomic_path, write_json
+from zoo_site.sources.zoo_layout import _CKPT_FILE, _GAME_DIR, _MEDIA_FILE
 
 INDEX_NAME = "zoo-index.json"
 #: The mirror's own bookkeeping, inside the mirror (the catalog skips dot folders).

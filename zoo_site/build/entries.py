@@ -1,0 +1,285 @@
+"""Per-entry work (rollout where missing, activations, media), cached by content hash.
+
+`run_entry` is a pure function from an `EntryTask` to files in the cache: it runs in a
+worker process, never raises for bad input, and reports the outcome as an `EntryResult`.
+An entry's outputs live in ``<cache>/media/<key>/``; ``result.json`` is written last, so
+a folder without it (an interrupted build) is never mistaken for finished work.
+
+Two keys: a played rollout depends on the model, how it is loaded (its [algos.<id>]
+layers/input), the play protocol and the rollout settings; the media depend on the
+rollout, the model, how it is loaded and the render settings, never on display labels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from zoo_site import __version__
+from zoo_site.config import AlgoConfig, RenderConfig, RolloutConfig
+from zoo_site.errors import EntryError
+from zoo_site.fsutil import cached_digest, write_bytes, write_json, write_text
+from zoo_site.records import EntryMedia, EntryResult, FileError, RolloutInfo, StepData
+from zoo_site.rollouts.protocols import PROTOCOLS, PlayProtocol
+from zoo_site.sources.base import Entry
+
+if TYPE_CHECKING:  # pragma: no cover
+    from zoo_site.analysis.activations import Activations
+    from zoo_site.networks.base import Network
+    from zoo_site.rollouts.npz import Rollout
+
+
+@dataclass(frozen=True)
+class EntryTask:
+    entry: Entry
+    cache_dir: Path
+    render: RenderConfig
+    rollout: RolloutConfig
+    algo: AlgoConfig | None = None
+
+    @property
+    def protocol(self) -> PlayProtocol:
+        """The entry's play protocol, with the config's choices on top."""
+        base = self.entry.protocol or PROTOCOLS["atari-model-zoo-tf"]
+        if self.algo and self.algo.protocol:
+            base = PROTOCOLS[self.algo.protocol]
+        r = self.rollout
+        return base.with_overrides(sticky_actions=r.sticky_actions, noop_max=r.noop_max,
+                                   epsilon=r.epsilon)  # fmt: skip
+
+    def network_settings(self) -> dict[str, Any]:
+        """The [algos.<id>] settings that change how the model is loaded (not its label)."""
+        if self.algo is None:
+            return {}
+        return {"layers": self.algo.layers, "input": self.algo.input,
+                "input_scale": self.algo.input_scale}  # fmt: skip
+
+
+def run_entry(task: EntryTask) -> EntryResult:
+    """Do everything one entry needs; failures become a result naming the file."""
+    start = time.perf_counter()
+    result = _run_safely(task)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _run_safely(task: EntryTask) -> EntryResult:
+    entry = task.entry
+    try:
+        return _run(task)
+    except EntryError as exc:
+        return EntryResult(entry.id, "failed", exc.message, exc.path or str(entry.file))
+    except Exception as exc:  # an unexpected failure of one entry must not sink the build
+        detail = traceback.format_exc()
+        return EntryResult(entry.id, "failed", f"internal error: {exc!r}", str(entry.file), detail)
+
+
+def _run(task: EntryTask) -> EntryResult:
+    entry = task.entry
+    model_key = _model_key(task)
+    rollout_path, source, rollout_key = _rollout_source(task, model_key)
+    key = _digest(__version__, rollout_key, model_key, task.network_settings(),
+                  asdict(task.render))  # fmt: skip
+    media_dir = task.cache_dir / "media" / key
+    done = media_dir / "result.json"
+    played = _played_path(task) if source == "played" else None
+    if done.exists():
+        media = EntryMedia.from_json(json.loads(done.read_text(encoding="utf-8")))
+        if all((media_dir / f).exists() for f in media.files):
+            return EntryResult(entry.id, "reused", media_dir=media_dir, media=media, played=played)
+    network = None
+    if rollout_path is None:
+        network = _load_network(task)
+        rollout_path = _play(task, network, rollout_key)
+    media = _render(task, rollout_path, media_dir, network, source)
+    write_json(done, media.to_json())
+    return EntryResult(entry.id, "rendered", media_dir=media_dir, media=media, played=played)
+
+
+def _digest(*parts: object) -> str:
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _model_key(task: EntryTask) -> str | None:
+    model = task.entry.model
+    if model is None:
+        return None
+    digests = [cached_digest(f, task.cache_dir) for f in model.all_files]
+    return digests[0] if len(digests) == 1 else _digest(model.format, digests)
+
+
+def _rollout_source(task: EntryTask, model_key: str | None) -> tuple[Path | None, str, str]:
+    """(rollout file or None if it must be played, "zoo"/"played", its content key)."""
+    entry = task.entry
+    if entry.rollout is not None:
+        return entry.rollout, "zoo", cached_digest(entry.rollout, task.cache_dir)
+    if model_key is None:  # the catalog never makes such an entry
+        raise EntryError(None, f"{entry.id} has neither a model nor a rollout")
+    r = task.rollout
+    key = _digest(model_key, entry.game, task.network_settings(), task.protocol.as_json(),
+                  {"steps": r.steps, "seed": r.seed})  # fmt: skip
+    played = _played_path(task)
+    if played.exists() and _read_key(played) == key:
+        return played, "played", key
+    return None, "played", key
+
+
+def _played_path(task: EntryTask) -> Path:
+    e = task.entry
+    return task.cache_dir / "rollouts" / e.algo / e.env / f"model{e.run}_{e.tag}_rollout.npz"
+
+
+def _read_key(path: Path) -> str:
+    try:
+        return path.with_suffix(".key").read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+
+
+def _load_network(task: EntryTask) -> Network:
+    from zoo_site.networks import load_network
+
+    model = task.entry.model
+    assert model is not None
+    return load_network(model, actions=_action_count(task.entry.game), override=task.algo)
+
+
+def _play(task: EntryTask, network: Network, key: str) -> Path:
+    from zoo_site.rollouts import npz
+    from zoo_site.rollouts.play import play
+
+    data = play(network, task.entry.game, task.protocol, task.rollout.steps, task.rollout.seed)
+    path = _played_path(task)
+    npz.save(path, data)
+    write_text(path.with_suffix(".key"), key + "\n")
+    return path
+
+
+def _render(task: EntryTask, rollout_path: Path, media_dir: Path, network: Network | None,
+            source: str) -> EntryMedia:  # fmt: skip
+    from zoo_site.media import render
+    from zoo_site.rollouts import npz
+
+    ro = npz.load(rollout_path, observations=task.entry.model is not None)
+    acts, error = _activations(task, rollout_path, ro, network)
+    names = ro.action_names or _action_names(task.entry.game)
+    greedy = acts.greedy_actions() if acts else None
+    taken = ro.actions if ro.actions is not None else greedy
+    activations = None
+    if acts is not None:
+        video, activations, files = _render_activations(task, ro, acts, names, taken, media_dir)
+    else:
+        video = render.render_gameplay(ro.frames, media_dir / "gameplay.mp4", task.render)
+        render.render_poster(ro.frames[render.poster_step(ro.steps)], media_dir / "poster.png",
+                             task.render.scale)  # fmt: skip
+        files = ["gameplay.mp4", "poster.png"]
+    if video.frames != ro.steps:
+        raise EntryError(rollout_path, f"encoded {video.frames} frames for {ro.steps} steps")
+    return EntryMedia(
+        files=files, frames=video.frames, fps=video.fps, width=video.width, height=video.height,
+        scale=task.render.scale, episode_returns=[float(x) for x in ro.ep_rewards],
+        score=float(ro.score[-1]), steps=_step_data(ro, names, taken, greedy),
+        rollout=_rollout_info(task, source), activations=activations, activation_error=error,
+    )  # fmt: skip
+
+
+def _rollout_info(task: EntryTask, source: str) -> RolloutInfo:
+    if source != "played":
+        return {"source": source, "protocol": None, "cache_file": None}
+    rel = _played_path(task).relative_to(task.cache_dir).as_posix()
+    return {"source": source, "protocol": task.protocol.name, "cache_file": rel}
+
+
+def _activations(
+    task: EntryTask, rollout_path: Path, ro: Rollout, network: Network | None
+) -> tuple[Activations | None, FileError | None]:
+    """(Activations, None), or (None, why) when the model is absent or unusable."""
+    from zoo_site.analysis import activations
+
+    model = task.entry.model
+    if model is None:
+        return None, None
+    try:
+        network = network or _load_network(task)
+        obs = activations.load_observations(rollout_path, ro.steps, ro.observations)
+        ro.observations = None  # the float32 copy is all that is needed now
+        return activations.compute(network, obs, model.path), None
+    except EntryError as exc:
+        path = exc.path or str(model.path)
+        return None, {"path": path, "file": Path(path).name, "message": exc.message}
+
+
+def _render_activations(task, ro, acts, names, taken, media_dir: Path):
+    from zoo_site.media.atlas import render_all
+    from zoo_site.media.tiling import make_views
+
+    views = make_views(acts.layers, names, taken)  # taken falls back to greedy
+    media = render_all(ro.frames, views, media_dir, task.render)
+    if media["atlas_frames"] != ro.steps:
+        raise EntryError(ro.path, f"atlas has {media['atlas_frames']} frames for {ro.steps} steps")
+    out = acts.output.values.astype("<f4")
+    write_bytes(media_dir / "outputs.f32", out.tobytes())
+    layer_files = [name for layer in media["layers"] for name in (layer["video"],
+                   layer["strip"]["image"])]  # fmt: skip
+    network = acts.network
+    files = ["gameplay.mp4", "poster.png", "atlas.mp4", "atlas-poster.png", "outputs.f32",
+             *layer_files]  # fmt: skip
+    info = {
+        "convention": network.family,
+        "input": network.obs.input,
+        "atlas": media["atlas"],
+        "layers": media["layers"],
+        "outputs": {"file": "outputs.f32", "dtype": "float32", "shape": list(out.shape),
+                    "label": network.output.label, "kind": network.output.kind},
+        "distribution": _write_distribution(acts, media_dir, files),
+    }  # fmt: skip
+    return media["gameplay"], info, files
+
+
+def _write_distribution(acts: Activations, media_dir: Path, files: list[str]) -> dict | None:
+    """C51's per-action distributions over returns, kept for the site (N, actions, atoms)."""
+    dist = acts.extras.get("distribution")
+    support = acts.network.output.support
+    if dist is None or support is None:
+        return None
+    values = dist.astype("<f4")
+    write_bytes(media_dir / "distribution.f32", values.tobytes())
+    files.append("distribution.f32")
+    return {"file": "distribution.f32", "dtype": "float32", "shape": list(values.shape),
+            "support": [float(s) for s in support]}  # fmt: skip
+
+
+def _action_count(game: str) -> int | None:
+    names = _action_names(game)
+    return len(names) or None
+
+
+def _action_names(game: str) -> list[str]:
+    try:
+        from zoo_site.rollouts.ale import minimal_action_names
+
+        return minimal_action_names(game)
+    except Exception:  # an unknown game: the output layer's units are numbered instead
+        return []
+
+
+def _step_data(ro: Rollout, names: list[str], taken: np.ndarray | None,
+               greedy: np.ndarray | None) -> StepData:  # fmt: skip
+    rewards = ro.rewards
+    source = "rollout" if ro.actions is not None else ("greedy" if greedy is not None else None)
+    return {
+        "action_names": list(names),
+        "actions": None if taken is None else np.asarray(taken).astype(int).tolist(),
+        "action_source": source,
+        "greedy": None if greedy is None else greedy.astype(int).tolist(),
+        "rewards": None if rewards is None else [float(r) for r in rewards],
+        "score": [float(s) for s in ro.score],
+    }

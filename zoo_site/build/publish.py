@@ -1,0 +1,107 @@
+"""Publishing: the whole site is written into a staging folder, checked, and swapped in;
+a failed or interrupted build leaves the previous site exactly as it was."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from zoo_site.build.report import Reporter
+from zoo_site.build.summary import BuildSummary
+from zoo_site.errors import BuildFailed, Problem, ZooSiteError
+from zoo_site.fsutil import link_or_copy, recover_aside, swap_in_dir, write_json, write_text
+from zoo_site.records import EntryResult
+from zoo_site.site.manifest import entry_manifest, media_url
+from zoo_site.sources.base import Entry
+
+
+def check_strict(strict: bool, summary: BuildSummary, out: Path) -> None:
+    """With --strict, any warning fails the build before the site is swapped in."""
+    warnings = [p for p in summary.problems if p.level == "warning"]
+    if strict and warnings:
+        raise BuildFailed(
+            f"--strict: {len(warnings)} warning(s), listed above; the site at {out} was left "
+            "as it was"
+        )
+
+
+#: GitHub Pages' limits: a published site of at most 1 GB, files of at most 100 MB.
+PAGES_SITE_LIMIT, PAGES_FILE_LIMIT = 1_000_000_000, 100_000_000
+
+
+def assemble(
+    out: Path,
+    manifest: dict,
+    built: list[tuple[Entry, EntryResult]],
+    zoo: Path,
+    media_base: str | None,
+    strict: bool,
+    summary: BuildSummary,
+    reporter: Reporter,
+) -> None:
+    """Write the complete site beside `out`, then swap it in; never a half-written site.
+    With --media-url the media go to `<out>-media` (swapped in first), for another host."""
+    from zoo_site.site.pages import write_pages
+
+    out = Path(out).resolve()
+    check_out(out, zoo)
+    media_out = out.with_name(out.name + "-media") if media_base else None
+    folders = [out] + ([media_out] if media_out else [])
+    for folder in folders:
+        recover_aside(folder)
+    staging = {f: f.with_name(f".{f.name}.staging") for f in folders}
+    for folder in staging.values():
+        shutil.rmtree(folder, ignore_errors=True)
+    site, media = staging[out], staging[media_out] if media_out else staging[out]
+    try:
+        for entry, result in built:
+            assert result.media is not None and result.media_dir is not None
+            for name in result.media.files:
+                link_or_copy(result.media_dir / name, media / media_url(entry, name))
+            details = entry_manifest(entry, result.media, media_base)
+            write_json(site / media_url(entry, "entry.json"), details)
+        write_json(site / "manifest.json", manifest)
+        write_pages(site, manifest)
+        write_text(site / ".nojekyll", "")
+        for problem in pages_limits(site, media_out is not None):
+            summary.problems.append(problem)
+            reporter.problem(problem)
+        check_strict(strict, summary, out)
+        if media_out:
+            swap_in_dir(staging[media_out], media_out)
+        swap_in_dir(site, out)
+    finally:
+        for folder in staging.values():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def pages_limits(site: Path, media_elsewhere: bool) -> list[Problem]:
+    """Warnings where the site would break GitHub Pages' limits, with what to do."""
+    sizes = {p: p.stat().st_size for p in site.rglob("*") if p.is_file()}
+    problems = []
+    for path, size in sorted(sizes.items()):
+        if size > PAGES_FILE_LIMIT:
+            rel = path.relative_to(site)
+            problems.append(Problem(str(rel), f"{size / 1e6:.0f} MB: GitHub Pages refuses files "
+                                    "over 100 MB; host the media elsewhere with --media-url, or "
+                                    "lower [rollout] steps", level="warning"))  # fmt: skip
+    total = sum(sizes.values())
+    if total > PAGES_SITE_LIMIT:
+        hint = ("fewer entries or steps" if media_elsewhere
+                else "--media-url to put the videos on a bucket or CDN")  # fmt: skip
+        problems.append(Problem("site", f"{total / 1e9:.2f} GB: over GitHub Pages' 1 GB per "
+                                f"site; use {hint}", level="warning"))  # fmt: skip
+    return problems
+
+
+def check_out(out: Path, zoo: Path) -> None:
+    zoo = Path(zoo).resolve()
+    if out == zoo or out in zoo.parents or out == Path.home() or out == Path(out.anchor):
+        raise ZooSiteError(
+            f"refusing to write the site to {out}: it would replace the zoo or a parent"
+        )
+    if out.exists() and any(out.iterdir()) and not (out / "manifest.json").exists():
+        raise ZooSiteError(
+            f"refusing to replace {out}: it is not empty and not a zoo-site build "
+            "(no manifest.json); choose another --out or remove it"
+        )

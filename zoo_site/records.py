@@ -1,0 +1,110 @@
+"""The typed records that pass between the per-entry stages and the site.
+
+`EntryMedia` is what the per-entry work made for one entry (kept in the cache as
+result.json and read back on a reused build); the manifest stage reads only this and the
+`Entry`. JSON-shaped parts (layer descriptions, atlas regions) are TypedDicts, so a type
+checker follows them too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, TypedDict
+
+
+class StepData(TypedDict):
+    action_names: list[str]
+    actions: list[int] | None
+    action_source: str | None
+    greedy: list[int] | None
+    rewards: list[float] | None
+    score: list[float]
+
+
+class FileError(TypedDict):
+    path: str
+    file: str
+    message: str
+
+
+class OutputsInfo(TypedDict, total=False):
+    file: str
+    url: str
+    dtype: str
+    shape: list[int]
+    label: str
+    kind: str
+
+
+class DistributionInfo(TypedDict, total=False):
+    file: str
+    url: str
+    dtype: str
+    shape: list[int]
+    support: list[float]
+
+
+class ActivationsInfo(TypedDict, total=False):
+    convention: str
+    input: str
+    atlas: dict[str, Any]
+    layers: list[dict[str, Any]]
+    outputs: OutputsInfo
+    distribution: DistributionInfo | None
+
+
+class RolloutInfo(TypedDict):
+    source: str
+    """"zoo" (the zoo's own file) or "played" (played by zoo-site, kept in the cache)."""
+    protocol: str | None
+    """The PlayProtocol name it was played with (None for the zoo's own files)."""
+    cache_file: str | None
+    """Where a played rollout is kept, relative to the cache folder."""
+
+
+@dataclass
+class EntryMedia:
+    """Everything the per-entry stage made for one entry, with the files' names."""
+
+    files: list[str]
+    frames: int
+    fps: float
+    width: int
+    height: int
+    scale: int
+    episode_returns: list[float]
+    score: float
+    steps: StepData
+    rollout: RolloutInfo
+    activations: ActivationsInfo | None = None
+    activation_error: FileError | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EntryMedia:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class EntryResult:
+    """The outcome of one entry's work: rendered, reused or failed (with why)."""
+
+    entry_id: str
+    status: str  # "rendered", "reused" or "failed"
+    error: str = ""
+    path: str = ""
+    detail: str = ""
+    media_dir: Path | None = None
+    media: EntryMedia | None = None
+    seconds: float = 0.0
+    played: Path | None = None
+    """The played rollout file in the cache, where zoo-site played the model."""
+
+    @property
+    def activation_error(self) -> FileError | None:
+        """A problem that left the entry without activations (its gameplay still built)."""
+        return self.media.activation_error if self.media else None

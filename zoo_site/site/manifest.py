@@ -1,0 +1,190 @@
+"""The site's JSON manifests: the root index of every algo, game, run, tag and entry, and
+one entry.json per entry; deterministic, schema-versioned (docs/*.schema.json)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from zoo_site import __version__
+from zoo_site.config import Config
+from zoo_site.records import EntryMedia, FileError
+from zoo_site.sources.base import ENV_SUFFIX, Entry
+
+SCHEMA_VERSION = 2
+
+
+def media_url(entry: Entry, name: str, base: str = "") -> str:
+    """Where an entry's file is, relative to the site; under `base` (an absolute URL ending
+    in '/') when the media are hosted elsewhere (--media-url)."""
+    return f"{base}media/{entry.algo}/{entry.game}/{entry.run}/{entry.tag}/{name}"
+
+
+def media_base(url: str | None) -> str:
+    return "" if not url else url.rstrip("/") + "/"
+
+
+class Labels:
+    """Display names and orders: the config's first, then each entry's source's."""
+
+    def __init__(self, config: Config, entries: Iterable[Entry]):
+        self.config = config
+        entries = list(entries)
+        self._algo = {e.algo: e.algo_label for e in entries if e.algo_label}
+        self._tag = {e.tag: e.tag_label for e in entries if e.tag_label}
+        ranks: dict[str, float] = {}
+        for e in entries:
+            if e.tag_rank is not None:
+                ranks[e.tag] = min(ranks.get(e.tag, e.tag_rank), e.tag_rank)
+        self._rank = ranks
+
+    def algo(self, algo: str) -> str:
+        own = self.config.algos.get(algo)
+        if (own and own.label) or algo not in self._algo:
+            return self.config.algo_label(algo)
+        return self._algo[algo]
+
+    def tag(self, tag: str) -> str:
+        if tag in self.config.tags.labels or tag not in self._tag:
+            return self.config.tag_label(tag)
+        return self._tag[tag]
+
+    def tag_key(self, tag: str) -> tuple[int, float, str]:
+        """Config order first; then tags a source ranks (training steps); then by name."""
+        order = self.config.tags.order
+        if tag in order:
+            return (0, order.index(tag), "")
+        if tag in self._rank:
+            return (1, self._rank[tag], tag)
+        return (2, 0.0, tag)
+
+
+def build_manifest(
+    config: Config,
+    built: list[tuple[Entry, EntryMedia]],
+    demo: bool,
+    training: list[dict] | None = None,
+    media: str | None = None,
+) -> dict[str, Any]:
+    """The root manifest.json for the entries that were built, in display order; with the
+    training curves of their runs (see training.py)."""
+    labels = Labels(config, (e for e, _ in built))
+    built = sorted(built, key=lambda item: _entry_order(config, labels, item[0]))
+    entries = [e for e, _ in built]
+    algos = _unique(e.algo for e in entries)
+    games = sorted(_unique(e.game for e in entries))
+    tags = sorted(_unique(e.tag for e in entries), key=labels.tag_key)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generator": f"zoo-site {__version__}",
+        "site": {
+            "title": config.title,
+            "description": config.description,
+            "notice": config.notice or None,
+            "demo": demo,
+            "media_url": media_base(media) or None,
+        },
+        "algos": [{"id": a, "label": labels.algo(a)} for a in algos],
+        "games": [{"id": g, "env": g + ENV_SUFFIX} for g in games],
+        "runs": sorted({e.run for e in entries}),
+        "tags": [{"id": t, "label": labels.tag(t)} for t in tags],
+        "entries": [_entry_json(e, info, media_base(media)) for e, info in built],
+        "training": training or [],
+    }
+
+
+def _entry_order(config: Config, labels: Labels, e: Entry) -> tuple:
+    listed = list(config.algos)
+    algo_key = (listed.index(e.algo), "") if e.algo in listed else (len(listed), e.algo)
+    return (algo_key, e.game, e.run, labels.tag_key(e.tag))
+
+
+def _unique(items: Iterable[Any]) -> list[Any]:
+    return list(dict.fromkeys(items))
+
+
+def _entry_json(entry: Entry, info: EntryMedia, base: str) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "algo": entry.algo,
+        "game": entry.game,
+        "run": entry.run,
+        "tag": entry.tag,
+        "source": entry.source,
+        "protocol": _protocol(entry),
+        "training_step": entry.training_step,
+        "video": media_url(entry, "gameplay.mp4", base),
+        "poster": media_url(entry, "poster.png", base),
+        "frames": info.frames,
+        "fps": info.fps,
+        "width": info.width,
+        "height": info.height,
+        "scale": info.scale,
+        "episode_returns": info.episode_returns,
+        "score": info.score,
+        "rollout": {"source": info.rollout["source"]},
+        "activations": info.activations is not None,
+        "details": media_url(entry, "entry.json"),
+    }
+
+
+def _protocol(entry: Entry) -> dict[str, str] | None:
+    p = entry.protocol
+    return None if p is None else {"name": p.name, "label": p.label}
+
+
+def entry_manifest(entry: Entry, info: EntryMedia, media: str | None = None) -> dict[str, Any]:
+    """media/<algo>/<game>/<run>/<tag>/entry.json: everything about one entry, per step."""
+    acts = info.activations
+    base = media_base(media)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "id": entry.id,
+        "algo": entry.algo,
+        "game": entry.game,
+        "run": entry.run,
+        "tag": entry.tag,
+        "source": entry.source,
+        "protocol": _protocol(entry) if info.rollout["source"] == "played" else None,
+        "training_step": entry.training_step,
+        "files": {
+            "model": entry.relative(entry.model.path) if entry.model else None,
+            "rollout": entry.relative(entry.rollout),
+            "played": info.rollout["source"] == "played",
+        },
+        "frames": info.frames,
+        "fps": info.fps,
+        "video": media_url(entry, "gameplay.mp4", base),
+        "poster": media_url(entry, "poster.png", base),
+        "episode_returns": info.episode_returns,
+        "steps": info.steps,
+        "activations": None if acts is None else _with_urls(entry, dict(acts), base),
+        "activation_error": _public_error(info.activation_error),
+    }
+
+
+def _public_error(error: FileError | None) -> str | None:
+    """The reason, naming the file but not the builder's local folders."""
+    return None if error is None else f"{error['file']}: {error['message']}"
+
+
+def _with_urls(entry: Entry, acts: dict[str, Any], base: str) -> dict[str, Any]:
+    atlas = dict(acts["atlas"])
+    atlas["video"] = media_url(entry, atlas["video"], base)
+    atlas["poster"] = media_url(entry, atlas["poster"], base)
+    layers = []
+    for layer in acts["layers"]:
+        layer = dict(layer, video=media_url(entry, layer["video"], base))
+        layer["strip"] = dict(layer["strip"], image=media_url(entry, layer["strip"]["image"], base))
+        layers.append(layer)
+    outputs = _file_url(entry, acts["outputs"], base)
+    dist = acts.get("distribution")
+    return {**acts, "atlas": atlas, "layers": layers, "outputs": outputs,
+            "distribution": None if dist is None else _file_url(entry, dist, base)}  # fmt: skip
+
+
+def _file_url(entry: Entry, info: Any, base: str) -> dict[str, Any]:
+    """A file description with its URL in place of its name."""
+    out = dict(info, url=media_url(entry, info["file"], base))
+    del out["file"]
+    return out
