@@ -15,6 +15,7 @@ test-deps:
 lint:
 	$(PYTHON) -m ruff check zoo_site tests $(wildcard benchmarks)
 	$(PYTHON) -m ruff format --check zoo_site tests $(wildcard benchmarks)
+	$(PYTHON) -m mypy
 
 test: test-deps lint
 	$(PYTHON) -m pytest -q

@@ -40,8 +40,8 @@ def parse_args() -> argparse.Namespace:
 
 
 def demo_zoo(work: Path, steps: int) -> tuple[Path, int]:
-    from zoo_site.catalog import read_catalog
     from zoo_site.demo import DemoSpec, make_demo_zoo
+    from zoo_site.sources import read_catalog
 
     zoo = make_demo_zoo(work / f"zoo-{steps}", DemoSpec(steps=steps), jobs=None)
     return zoo, len(read_catalog(zoo).entries)

@@ -15,7 +15,7 @@ TensorFlow, moviepy and every zoo_site module imported before any clock starts:
   CompositeVideoClip at our layout's regions; posters with `save_frame`; strips and the
   outputs file with per-row loops and PIL.
 - (c) floor: every frame of every video exactly as ours makes it, computed before the
-  clock; only the piping to the same encoders (`zoo_site.render.sinks`, same specs) is
+  clock; only the piping to the same encoders (`zoo_site.media.render.sinks`, same specs) is
   timed. Nothing can render these videos faster without changing the encoder settings.
 
 All three encode with libx264, the same preset, crf (`crf` for gameplay, `activation_crf`
@@ -43,14 +43,23 @@ import numpy as np
 from moviepy import CompositeVideoClip, ImageSequenceClip
 from PIL import Image, ImageDraw
 
-from zoo_site import activations, rollout
-from zoo_site.atlas import Canvas, layout
+from zoo_site.analysis import activations
+from zoo_site.build.entries import EntryTask, run_entry
 from zoo_site.config import RenderConfig, RolloutConfig
 from zoo_site.demo import DemoSpec, make_demo_zoo
-from zoo_site.entries import EntryTask, run_entry
-from zoo_site.graphs import load_runner
-from zoo_site.render import CHUNK, chunks, poster_step, sinks, upscale, x264_params
-from zoo_site.tiling import BACKGROUND, LUT, BarsView, conv_scale, grid_shape, make_views, to_index
+from zoo_site.media.atlas import Canvas, layout
+from zoo_site.media.render import CHUNK, chunks, poster_step, sinks, upscale, x264_params
+from zoo_site.media.tiling import (
+    BACKGROUND,
+    LUT,
+    BarsView,
+    conv_scale,
+    grid_shape,
+    make_views,
+    to_index,
+)
+from zoo_site.networks import load_network
+from zoo_site.rollouts import npz as rollout
 
 CFG = RenderConfig()
 
@@ -63,7 +72,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def demo_entry(work: Path, steps: int):
-    from zoo_site.catalog import read_catalog
+    from zoo_site.sources import read_catalog
 
     spec = DemoSpec(games=("Seaquest",), algos=("apex",), runs=(1,), tags=("final",), steps=steps)
     (entry,) = read_catalog(make_demo_zoo(work / "zoo", spec, jobs=1)).entries
@@ -143,9 +152,9 @@ def reference(entry, out: Path) -> Laps:
     laps = Laps()
     ro = rollout.load(entry.rollout)
     obs = activations.load_observations(entry.rollout, ro.steps, ro.observations)
-    runner = load_runner(entry.model, entry.algo, every_layer=True)
+    network = load_network(entry.model)
     laps("read rollout, load graph")
-    panels = per_step_activations(runner, obs)
+    panels = per_step_activations(network, obs)
     laps("activations, one observation per call")
     names = ro.action_names or []
     for panel in panels:
@@ -162,15 +171,14 @@ def reference(entry, out: Path) -> Laps:
     return laps
 
 
-def per_step_activations(runner, obs: np.ndarray) -> list[Panel]:
-    """Every layer, one `runner` call per step (the original's batch_size=1), channels
+def per_step_activations(network, obs: np.ndarray) -> list[Panel]:
+    """Every layer, one network call per step (the original's batch_size=1), channels
     last; scaled per channel/unit (one range for the output) over the whole rollout."""
-    per_step = [runner(obs[i : i + 1]) for i in range(len(obs))]
+    per_step = [network.run(obs[i : i + 1]) for i in range(len(obs))]
     panels = []
-    for j, (name, kind) in enumerate(activations.layer_names(runner.convention)):
-        values = np.concatenate([step[j] for step in per_step])
-        if kind == "conv" and runner.convention.data_format == "NCHW":
-            values = values.transpose(0, 2, 3, 1)
+    for spec in network.layers:
+        name, kind = spec.name, spec.kind
+        values = np.concatenate([step[name] for step in per_step])
         axes = {"conv": (0, 1, 2), "dense": 0, "output": None}[kind]
         panels.append(Panel(name, kind, values, values.min(axes), values.max(axes)))
     return panels
@@ -320,8 +328,7 @@ def floor_inputs(entry, out: Path) -> tuple[dict, list[dict]]:
     exactly as `render_all` makes them, in memory and contiguous."""
     ro = rollout.load(entry.rollout)
     obs = activations.load_observations(entry.rollout, ro.steps, ro.observations)
-    acts = activations.compute(load_runner(entry.model, entry.algo, every_layer=True), obs,
-                               entry.model)  # fmt: skip
+    acts = activations.compute(load_network(entry.model), obs, entry.model.path)
     views = make_views(acts.layers, ro.action_names or [], ro.actions)
     h, w = ro.frames.shape[1:3]
     game_size = (w * CFG.scale, h * CFG.scale)
@@ -427,7 +434,7 @@ def report(seconds: dict[str, float], laps: Laps, steps: int, n_videos: int) -> 
 
 def main() -> int:
     args = parse_args()
-    from zoo_site.tfload import tensorflow
+    from zoo_site.networks.tfload import tensorflow
 
     tensorflow()  # imported warm: no measurement includes TensorFlow's import
     entry = demo_entry(args.work, args.steps)

@@ -245,3 +245,15 @@ def test_model_without_rollout_is_played_once_into_the_cache(tmp_path, demo_zoo)
     assert not list(zoo.rglob("*.npz"))  # the zoo itself is never written to
     again = run_build("--zoo", str(zoo), "--out", str(out))
     assert "(0 rendered, 1 reused)" in again.output
+    # Played with the zoo layout's protocol for Dopamine's DQN; the report and entry.json
+    # say which files the entry came from.
+    report = json.loads((CACHE[0] / "build-report.json").read_text())
+    (row,) = report["entries"]
+    assert row["model"] == "dqn/PongNoFrameskip-v4/model7.pb"
+    cached = "rollouts/dqn/PongNoFrameskip-v4/model7_final_rollout.npz"
+    assert row["rollout"] == {"source": "played", "protocol": "dopamine", "cache_file": cached}
+    assert (CACHE[0] / row["rollout"]["cache_file"]).is_file()
+    details = json.loads((out / entry["details"]).read_text())
+    assert details["files"] == {"model": "dqn/PongNoFrameskip-v4/model7.pb", "rollout": None,
+                                "played": True}  # fmt: skip
+    assert details["protocol"]["name"] == "dopamine"

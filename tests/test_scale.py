@@ -235,11 +235,18 @@ def test_only_what_changed_is_redone(tmp_path, demo_zoo):
     changed.unlink()
     shutil.copyfile(demo_zoo / "dqn/SeaquestNoFrameskip-v4/model1_final_rollout.npz", changed)
     assert "(1 rendered, 3 reused)" in build(*where).output
-    # A setting of one algo (its layer list) redoes that algo's entries only.
+    # A display label changes no picture: nothing is rendered again.
     config = zoo / "zoo-site.toml"
     text = config.read_text()
     assert "[algos.apex]" in text
-    config.write_text(text.replace("[algos.apex]", "[algos.apex]\ninput_scale = 0.5", 1))
+    config.write_text(text.replace('label = "Ape-X convention (untrained)"', 'label = "Ape-X"'))
+    result = build(*where)
+    assert "(0 rendered, 4 reused)" in result.output, result.output
+    # A setting of one algo (its layer list) redoes that algo's entries only.
+    layers = '["deepq/q_func/convnet/Conv_1/Relu", "deepq/q_func/convnet/Conv_2/Relu", ' \
+             '"deepq/q_func/state_value/Relu", "deepq/q_func/q_values"]'  # fmt: skip
+    text = config.read_text().replace("[algos.apex]", f"[algos.apex]\nlayers = {layers}")
+    config.write_text(text)
     result = build(*where)
     assert "(2 rendered, 2 reused)" in result.output, result.output
 

@@ -189,7 +189,7 @@ _INVALID = object()
 
 def _convert(tp: Any, value: Any, key: str, problems: list[str]) -> Any:
     origin = get_origin(tp)
-    if is_dataclass(tp):
+    if is_dataclass(tp) and isinstance(tp, type):
         return _build(tp, value, key + ".", problems)
     if origin is dict:
         _, vtype = get_args(tp)

@@ -55,8 +55,9 @@ class EntryTask:
                                    epsilon=r.epsilon)  # fmt: skip
 
     def network_settings(self) -> dict[str, Any]:
-        """The [algos.<id>] settings that change how the model is loaded (not its label)."""
-        if self.algo is None:
+        """The [algos.<id>] settings that change how the model is loaded (not its label);
+        input and input_scale act only with layers (see networks/frozen_graph.py)."""
+        if self.algo is None or not self.algo.layers:
             return {}
         return {"layers": self.algo.layers, "input": self.algo.input,
                 "input_scale": self.algo.input_scale}  # fmt: skip
@@ -81,13 +82,18 @@ def _run_safely(task: EntryTask) -> EntryResult:
         return EntryResult(entry.id, "failed", f"internal error: {exc!r}", str(entry.file), detail)
 
 
+def media_key(task: EntryTask, rollout_key: str, model_key: str | None) -> str:
+    """What the media depend on: the rollout, the model and how it is loaded, the render
+    settings and zoo-site's version; never display labels."""
+    return _digest(__version__, rollout_key, model_key, task.network_settings(),
+                   asdict(task.render))  # fmt: skip
+
+
 def _run(task: EntryTask) -> EntryResult:
     entry = task.entry
     model_key = _model_key(task)
     rollout_path, source, rollout_key = _rollout_source(task, model_key)
-    key = _digest(__version__, rollout_key, model_key, task.network_settings(),
-                  asdict(task.render))  # fmt: skip
-    media_dir = task.cache_dir / "media" / key
+    media_dir = task.cache_dir / "media" / media_key(task, rollout_key, model_key)
     done = media_dir / "result.json"
     played = _played_path(task) if source == "played" else None
     if done.exists():
@@ -123,13 +129,19 @@ def _rollout_source(task: EntryTask, model_key: str | None) -> tuple[Path | None
         return entry.rollout, "zoo", cached_digest(entry.rollout, task.cache_dir)
     if model_key is None:  # the catalog never makes such an entry
         raise EntryError(None, f"{entry.id} has neither a model nor a rollout")
-    r = task.rollout
-    key = _digest(model_key, entry.game, task.network_settings(), task.protocol.as_json(),
-                  {"steps": r.steps, "seed": r.seed})  # fmt: skip
+    key = rollout_key(task, model_key)
     played = _played_path(task)
     if played.exists() and _read_key(played) == key:
         return played, "played", key
     return None, "played", key
+
+
+def rollout_key(task: EntryTask, model_key: str) -> str:
+    """What a played rollout depends on: the model, how it is loaded ([algos.<id>] layers,
+    input, input_scale), the whole play protocol, the number of steps, the seed, the game."""
+    r = task.rollout
+    return _digest(model_key, task.entry.game, task.network_settings(), task.protocol.as_json(),
+                   {"steps": r.steps, "seed": r.seed})  # fmt: skip
 
 
 def _played_path(task: EntryTask) -> Path:

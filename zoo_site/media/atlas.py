@@ -90,7 +90,7 @@ def render_all(frames: np.ndarray, views: list[View], media_dir: Path, cfg: Rend
     game_size = (w * cfg.scale, h * cfg.scale)
     regions, atlas_size = layout(game_size, views)
     crf = cfg.activation_crf
-    specs = {"gameplay": (media_dir / "gameplay.mp4", game_size)}
+    specs: dict[str, tuple] = {"gameplay": (media_dir / "gameplay.mp4", game_size)}
     specs |= {v.name: (media_dir / f"layer-{v.name}.mp4", (v.width, v.height), crf) for v in views}
     specs["atlas"] = (media_dir / "atlas.mp4", atlas_size, crf)
     poster = poster_step(steps)

@@ -112,11 +112,13 @@ class VideoSink:
 
 
 @contextlib.contextmanager
-def sinks(specs: dict[str, tuple], cfg: RenderConfig) -> Iterator[dict]:
+def sinks(specs: dict[str, tuple], cfg: RenderConfig) -> Iterator[dict[str, VideoSink]]:
     """Open one VideoSink per name, from (path, size[, crf]); all files are replaced at
     once on success."""
     with contextlib.ExitStack() as stack:
-        yield {name: VideoSink(stack, *spec[:2], cfg, *spec[2:]) for name, spec in specs.items()}
+        yield {
+            name: VideoSink(stack, spec[0], spec[1], cfg, *spec[2:]) for name, spec in specs.items()
+        }
 
 
 def chunks(steps: int) -> Iterator[tuple[int, int]]:

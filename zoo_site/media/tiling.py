@@ -96,6 +96,10 @@ class View:
     height: int = 0
     scaling: dict = field(default_factory=dict)
     grid: dict | None = None
+    values: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    """The layer's activations for every step; `lo`/`hi` its fixed colour bounds."""
+    lo: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    hi: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
 
     def frames(self, start: int, stop: int) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError

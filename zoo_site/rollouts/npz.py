@@ -49,7 +49,7 @@ def as_arrays(rec: dict[str, list], returns: list[float], names: list[str]) -> d
 def save(path: Path, data: dict[str, np.ndarray]) -> None:
     """Write a rollout npz atomically (compressed, as the zoo's own files are)."""
     with atomic_path(Path(path), suffix=".npz") as tmp:
-        np.savez_compressed(tmp, **data)
+        np.savez_compressed(tmp, **data)  # type: ignore[arg-type]
 
 
 def load(path: Path, observations: bool = True) -> Rollout:
