@@ -55,4 +55,6 @@ def test_the_protocol_follows_the_source_then_the_config():
     assert task().protocol == DOPAMINE
     assert task(AlgoConfig(protocol="atari-model-zoo-tf")).protocol == ZOO_TF
     assert task(epsilon=0.5).protocol.epsilon == 0.5
+    assert "changed by the config: epsilon = 0.5" in task(epsilon=0.5).protocol.label
     assert task().protocol.epsilon == DOPAMINE.epsilon  # unset: the protocol's own
+    assert task(epsilon=DOPAMINE.epsilon).protocol == DOPAMINE  # the same value changes nothing

@@ -45,8 +45,10 @@ class DemoSpec:
 NOTICE = (
     "This is zoo-site's demo zoo. Its agents are untrained: Nature-CNN networks with random "
     "weights, frozen to TensorFlow graphs in the Ape-X (NCHW) and Dopamine DQN (NHWC) "
-    "conventions of the Atari Model Zoo, then played in the real Atari emulator. Each step "
-    "takes the network's highest-valued action, or a random one {eps:.0%} of the time. The "
+    "conventions of the Atari Model Zoo, then played in the real Atari emulator with the "
+    "preprocessing of each convention's training (the zoo's 'tf' style for Ape-X; Dopamine's, "
+    "with sticky actions 0.25, for DQN). Each step takes the network's highest-valued action, "
+    "or a random one {eps:.0%} of the time. The "
     "tags 'initial' and 'final' are two different random initialisations, not training "
     "checkpoints. Scores show no skill."
 )

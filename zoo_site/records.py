@@ -59,6 +59,8 @@ class RolloutInfo(TypedDict):
     """"zoo" (the zoo's own file) or "played" (played by zoo-site, kept in the cache)."""
     protocol: str | None
     """The PlayProtocol name it was played with (None for the zoo's own files)."""
+    protocol_label: str | None
+    """That protocol for people, with any value the config changed."""
     cache_file: str | None
     """Where a played rollout is kept, relative to the cache folder."""
 

@@ -205,9 +205,11 @@ def _render(task: EntryTask, rollout_path: Path, media_dir: Path, network: Netwo
 
 def _rollout_info(task: EntryTask, source: str) -> RolloutInfo:
     if source != "played":
-        return {"source": source, "protocol": None, "cache_file": None}
+        return {"source": source, "protocol": None, "protocol_label": None, "cache_file": None}
     rel = _played_path(task).relative_to(task.cache_dir).as_posix()
-    return {"source": source, "protocol": task.protocol.name, "cache_file": rel}
+    protocol = task.protocol
+    return {"source": source, "protocol": protocol.name, "protocol_label": protocol.label,
+            "cache_file": rel}  # fmt: skip
 
 
 def _activations(

@@ -70,7 +70,7 @@ def _sources(entry: Entry | None, result: EntryResult, cache: Path | None) -> di
         rollout = {
             "source": "played",
             "cache_file": played.as_posix(),
-            "protocol": entry.protocol.name if entry.protocol else None,
+            "protocol": result.media.rollout["protocol"] if result.media else None,
         }
     else:
         rollout = {"source": None}

@@ -1,6 +1,7 @@
 """Networks: every model format zoo-site reads, behind one protocol (base.Network).
 
-A format is one module here with a `load(ref, *, actions=None, override=None)` function;
+A format is one module here with a `load(ref, *, actions=None)` function (frozen graphs
+also take `override`, the [algos.<id>] layer names);
 `LOADERS` maps a ModelRef's `format` to it and imports it only when used (TensorFlow is
 heavy, and a build of PyTorch checkpoints never needs it).
 """

@@ -52,9 +52,13 @@ class PlayProtocol:
     """An episode is cut after this many emulator frames (27,000 agent steps)."""
 
     def with_overrides(self, **values: Any) -> PlayProtocol:
-        """This protocol with the given fields replaced (None values are ignored)."""
-        given = {k: v for k, v in values.items() if v is not None}
-        return replace(self, **given) if given else self
+        """This protocol with the given fields replaced (None values are ignored); the
+        label says which values differ from the protocol's own."""
+        changed = {k: v for k, v in values.items() if v is not None and getattr(self, k) != v}
+        if not changed:
+            return self
+        note = ", ".join(f"{k} = {v}" for k, v in changed.items())
+        return replace(self, **changed, label=f"{self.label} (changed by the config: {note})")
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -111,7 +111,7 @@ def _entry_json(entry: Entry, info: EntryMedia, base: str) -> dict[str, Any]:
         "run": entry.run,
         "tag": entry.tag,
         "source": entry.source,
-        "protocol": _protocol(entry),
+        "protocol": _protocol(info),
         "training_step": entry.training_step,
         "video": media_url(entry, "gameplay.mp4", base),
         "poster": media_url(entry, "poster.png", base),
@@ -128,9 +128,10 @@ def _entry_json(entry: Entry, info: EntryMedia, base: str) -> dict[str, Any]:
     }
 
 
-def _protocol(entry: Entry) -> dict[str, str] | None:
-    p = entry.protocol
-    return None if p is None else {"name": p.name, "label": p.label}
+def _protocol(info: EntryMedia) -> dict[str, str] | None:
+    """How zoo-site played the model, as it really did (null for the zoo's own rollouts)."""
+    name, label = info.rollout["protocol"], info.rollout.get("protocol_label")
+    return None if name is None else {"name": name, "label": label or name}
 
 
 def entry_manifest(entry: Entry, info: EntryMedia, media: str | None = None) -> dict[str, Any]:
@@ -145,7 +146,7 @@ def entry_manifest(entry: Entry, info: EntryMedia, media: str | None = None) -> 
         "run": entry.run,
         "tag": entry.tag,
         "source": entry.source,
-        "protocol": _protocol(entry) if info.rollout["source"] == "played" else None,
+        "protocol": _protocol(info),
         "training_step": entry.training_step,
         "files": {
             "model": entry.relative(entry.model.path) if entry.model else None,
