@@ -2,8 +2,11 @@ from pathlib import Path
 
 import pytest
 
-from zoo_site.config import DEFAULT_TAG_ORDER, Config, load_config
+from zoo_site.config import Config, load_config
 from zoo_site.errors import ConfigError
+from zoo_site.site.manifest import Labels
+from zoo_site.sources.base import Entry
+from zoo_site.sources.zoo_layout import ALGO_LABELS, TAG_LABELS, TAG_ORDER
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -13,13 +16,21 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_defaults_follow_the_original_zoo():
+    # The config sets nothing by default: names and order are the source's own.
     config = load_config(None)
-    assert config.tags.order == DEFAULT_TAG_ORDER
-    assert config.algo_label("apex") == "Ape-X"
-    assert config.algo_label("mystery") == "mystery"
-    assert config.tag_label("400M") == "400M frames"
-    assert config.tag_sort_key("initial") < config.tag_sort_key("final")
-    assert config.tag_sort_key("final") < config.tag_sort_key("zzz-unknown")
+    assert config.tags.order == [] and config.algo_label("apex") is None
+    entries = [Entry("apex", "Pong", 1, t, **{k: v for k, v in zoo_names(t).items()})
+               for t in ("zzz-unknown", "final", "400M", "initial")]  # fmt: skip
+    labels = Labels(config, entries)
+    assert labels.algo("apex") == "Ape-X" and labels.algo("mystery") == "mystery"
+    assert labels.tag("400M") == "400M frames"
+    order = sorted(["zzz-unknown", "final", "400M", "initial"], key=labels.tag_key)
+    assert order == ["initial", "400M", "final", "zzz-unknown"]
+
+
+def zoo_names(tag: str) -> dict:
+    return {"algo_label": ALGO_LABELS["apex"], "tag_label": TAG_LABELS.get(tag, ""),
+            "tag_rank": float(TAG_ORDER.index(tag)) if tag in TAG_ORDER else None}  # fmt: skip
 
 
 def test_full_file_is_read(tmp_path):
@@ -48,7 +59,11 @@ labels = { final = "Done" }
     assert config.rollout.sticky_actions == 0.25
     assert config.algo_label("apex") == "Ape-X (ours)"
     assert config.tag_label("final") == "Done"
-    assert config.tag_sort_key("final") < config.tag_sort_key("initial")
+    labels = Labels(
+        config, [Entry("apex", "Pong", 1, t, **zoo_names(t)) for t in ("final", "initial")]
+    )
+    assert labels.algo("apex") == "Ape-X (ours)" and labels.tag("final") == "Done"
+    assert labels.tag_key("final") < labels.tag_key("initial")  # the config's order wins
 
 
 def test_unknown_keys_are_named_with_a_suggestion(tmp_path):

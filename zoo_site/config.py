@@ -15,29 +15,6 @@ from typing import Any, get_args, get_origin, get_type_hints
 from zoo_site.errors import ConfigError
 from zoo_site.names import check_name
 
-#: The original Atari Model Zoo's checkpoint tags, in training order.
-DEFAULT_TAG_ORDER = ["initial", "1HR", "2HR", "4HR", "6HR", "10HR", "400M", "1B", "final"]
-DEFAULT_TAG_LABELS = {
-    "initial": "Initial",
-    "1HR": "1 hour",
-    "2HR": "2 hours",
-    "4HR": "4 hours",
-    "6HR": "6 hours",
-    "10HR": "10 hours",
-    "400M": "400M frames",
-    "1B": "1B frames",
-    "final": "Final",
-}
-DEFAULT_ALGO_LABELS = {
-    "apex": "Ape-X",
-    "a2c": "A2C",
-    "es": "ES",
-    "ga": "GA",
-    "dqn": "DQN",
-    "rainbow": "Rainbow",
-    "impala": "IMPALA",
-}
-
 
 @dataclass
 class RenderConfig:
@@ -97,10 +74,11 @@ class AlgoConfig:
 class TagsConfig:
     """Checkpoint tags, under [tags]."""
 
-    order: list[str] = field(default_factory=lambda: list(DEFAULT_TAG_ORDER))
-    """Display order; tags not listed come after, alphabetically."""
+    order: list[str] = field(default_factory=list)
+    """Display order; tags not listed come after, in the source's training order (e.g. the
+    Atari Model Zoo's initial, 1HR, ..., final; atari-agents' steps), then by name."""
     labels: dict[str, str] = field(default_factory=dict)
-    """Display names, e.g. final = "Final"."""
+    """Display names, e.g. final = "Final"; unset: the source's (e.g. "50M steps")."""
 
 
 @dataclass
@@ -135,18 +113,14 @@ class Config:
     tags: TagsConfig = field(default_factory=TagsConfig)
     demo: DemoConfig = field(default_factory=DemoConfig)
 
-    def algo_label(self, algo: str) -> str:
+    def algo_label(self, algo: str) -> str | None:
+        """The configured display name, if any (the source's is the fallback)."""
         cfg = self.algos.get(algo)
-        if cfg and cfg.label:
-            return cfg.label
-        return DEFAULT_ALGO_LABELS.get(algo, algo)
+        return cfg.label if cfg and cfg.label else None
 
-    def tag_label(self, tag: str) -> str:
-        return self.tags.labels.get(tag) or DEFAULT_TAG_LABELS.get(tag, tag)
-
-    def tag_sort_key(self, tag: str) -> tuple[int, str]:
-        order = self.tags.order
-        return (order.index(tag), "") if tag in order else (len(order), tag)
+    def tag_label(self, tag: str) -> str | None:
+        """The configured display name, if any (the source's is the fallback)."""
+        return self.tags.labels.get(tag)
 
 
 def load_config(path: Path | None) -> Config:

@@ -39,15 +39,10 @@ class Labels:
         self._rank = ranks
 
     def algo(self, algo: str) -> str:
-        own = self.config.algos.get(algo)
-        if (own and own.label) or algo not in self._algo:
-            return self.config.algo_label(algo)
-        return self._algo[algo]
+        return self.config.algo_label(algo) or self._algo.get(algo, algo)
 
     def tag(self, tag: str) -> str:
-        if tag in self.config.tags.labels or tag not in self._tag:
-            return self.config.tag_label(tag)
-        return self._tag[tag]
+        return self.config.tag_label(tag) or self._tag.get(tag, tag)
 
     def tag_key(self, tag: str) -> tuple[int, float, str]:
         """Config order first; then tags a source ranks (training steps); then by name."""

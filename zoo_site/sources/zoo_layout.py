@@ -28,6 +28,30 @@ _CKPT_FILE = re.compile(
 )
 
 
+#: The original Atari Model Zoo's checkpoint tags, in training order.
+TAG_ORDER = ["initial", "1HR", "2HR", "4HR", "6HR", "10HR", "400M", "1B", "final"]
+TAG_LABELS = {
+    "initial": "Initial",
+    "1HR": "1 hour",
+    "2HR": "2 hours",
+    "4HR": "4 hours",
+    "6HR": "6 hours",
+    "10HR": "10 hours",
+    "400M": "400M frames",
+    "1B": "1B frames",
+    "final": "Final",
+}
+ALGO_LABELS = {
+    "apex": "Ape-X",
+    "a2c": "A2C",
+    "es": "ES",
+    "ga": "GA",
+    "dqn": "DQN",
+    "rainbow": "Rainbow",
+    "impala": "IMPALA",
+}
+
+
 #: How each algorithm of the original zoo was trained, so its models are played the same
 #: way: its atari_wrappers.py 'tf' style for the baselines-era agents (A2C sampled its
 #: actions), Dopamine's own preprocessing for Dopamine's DQN and Rainbow.
@@ -118,6 +142,8 @@ def _read_algo(algo_dir: Path, problems: list[Problem]) -> list[Entry]:
                 Entry(
                     algo=algo, game=game, run=run, tag=tag, source=SOURCE.name, model=model,
                     rollout=files.rollout, protocol=PROTOCOLS.get(algo, DEFAULT_PROTOCOL),
+                    algo_label=ALGO_LABELS.get(algo, ""), tag_label=TAG_LABELS.get(tag, ""),
+                    tag_rank=float(TAG_ORDER.index(tag)) if tag in TAG_ORDER else None,
                     checkpoints=ckpts.get((game, run, False)), log=ckpts.get((game, run, True)),
                     zoo=algo_dir.parent,
                 )
