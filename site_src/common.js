@@ -115,8 +115,48 @@ window.Zoo = (function () {
     return null;
   }
 
+  /* The entries of one run (algo, game, run), in the manifest's tag order: its checkpoints
+   * in training order. */
+  function checkpointsOf(manifest, entry) {
+    const same = manifest.entries.filter(
+      (e) => e.algo === entry.algo && e.game === entry.game && e.run === entry.run,
+    );
+    return valuesOf(same, "tag", displayOrders(manifest).tag).map((t) => same.find((e) => e.tag === t));
+  }
+
+  /* Up to `most` indices out of 0..count-1, evenly spaced, first and last always in, and
+   * `current` in place of the nearest inner pick when it is not already one. */
+  function spread(count, current, most) {
+    if (count <= most) return [...Array(count).keys()];
+    const picks = [...Array(most).keys()].map((i) => Math.round((i * (count - 1)) / (most - 1)));
+    if (!picks.includes(current)) {
+      let near = 1;
+      for (let i = 2; i < most - 1; i++) {
+        if (Math.abs(picks[i] - current) < Math.abs(picks[near] - current)) near = i;
+      }
+      picks[near] = current;
+    }
+    return picks.sort((a, b) => a - b);
+  }
+
+  /* "50,000,000 agent steps" (one agent step is one decision: 4 frames in Atari). */
+  function trainingText(step) {
+    return `${formatNumber(step)} agent steps`;
+  }
+
+  /* entry.json's `files`: the zoo files an entry came from, as one line of text. */
+  function filesText(files) {
+    if (!files) return "not recorded";
+    const parts = [];
+    if (files.model) parts.push(`model ${files.model}`);
+    if (files.rollout) parts.push(`rollout ${files.rollout}`);
+    if (files.played) parts.push("played by zoo-site");
+    return parts.join("; ") || "not recorded";
+  }
+
   return {
     KEYS, formatNumber, displayOrders, valuesOf, resolve, describe, missMessage, wantedFromUrl,
-    loadJson, loadFloat32, stepAt, timeOf, stepFromUrl,
+    loadJson, loadFloat32, stepAt, timeOf, stepFromUrl, checkpointsOf, spread, trainingText,
+    filesText,
   };
 })();

@@ -72,6 +72,8 @@
         return label;
       });
       box.replaceChildren(box.querySelector("legend"), ...items);
+      /* A run with dozens of checkpoints: a compact, scrolling list instead of a wall. */
+      box.classList.toggle("many", items.length > 12);
     }
   }
 

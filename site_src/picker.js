@@ -34,26 +34,30 @@ window.ZooPicker = (function () {
 
   /*
    * Resolve the URL's entry against `manifest`, fill the selects and call onEntry(entry,
-   * choice) now and after every change. Returns the first result (entry null if none).
+   * choice) now and after every change. Returns the first result (entry null if none) and
+   * `pick(wanted)`, which chooses as a change of the selects does (the selects follow).
    */
   function create(manifest, onEntry) {
     const result = Zoo.resolve(manifest, Zoo.wantedFromUrl(new URLSearchParams(location.search)));
     if (!result.entry) return result;
+    const pick = (wanted) => {
+      showMessage("");
+      const next = Zoo.resolve(manifest, wanted);
+      fill(manifest, next);
+      onEntry(next.entry, next.choice);
+    };
     showMessage(Zoo.missMessage(result));
     fill(manifest, result);
     for (const key of Zoo.KEYS) {
       $(key).addEventListener("change", () => {
         const wanted = {};
         for (const k of Zoo.KEYS) wanted[k] = $(k).value;
-        showMessage("");
-        const next = Zoo.resolve(manifest, wanted);
-        fill(manifest, next);
-        onEntry(next.entry, next.choice);
+        pick(wanted);
       });
     }
     $("picker").addEventListener("submit", (event) => event.preventDefault());
     onEntry(result.entry, result.choice);
-    return result;
+    return { ...result, pick };
   }
 
   /* manifest.json, or null after saying why it could not be loaded. */

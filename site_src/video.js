@@ -1,10 +1,14 @@
-/* zoo-site viewer: one agent's gameplay, frame by frame, with each step's data. */
+/* zoo-site viewer: one agent's gameplay, frame by frame, with each step's data, and a
+ * slider over the checkpoints of its training run. */
 "use strict";
 
 (function () {
   const $ = (id) => document.getElementById(id);
   const video = $("video");
-  const state = { manifest: null, entry: null, choice: null, details: null, player: null };
+  const state = {
+    manifest: null, entry: null, choice: null, details: null, player: null, pick: null,
+    checkpoints: [], pending: 0,
+  };
 
   function showFacts(entry) {
     const returns = entry.episode_returns.map(Zoo.formatNumber).join(", ");
@@ -13,7 +17,76 @@
     $("fact-fps").textContent = Zoo.formatNumber(entry.fps);
     $("fact-returns").textContent = returns || "no episode completed";
     $("fact-score").textContent = Zoo.formatNumber(entry.score);
+    $("fact-source").textContent = entry.source || "–";
+    $("fact-protocol-box").hidden = !entry.protocol;
+    $("fact-protocol").textContent = entry.protocol ? entry.protocol.label : "–";
+    const trained = entry.training_step !== null && entry.training_step !== undefined;
+    $("fact-step-box").hidden = !trained;
+    $("fact-step").textContent = trained ? Zoo.trainingText(entry.training_step) : "–";
+    $("fact-files").textContent = "–"; /* from entry.json, once loaded */
   }
+
+  /* ---- the run's checkpoints ----------------------------------------------------------- */
+
+  function checkpointText(entry) {
+    const label = ZooPicker.labelOf(state.manifest, "tag", entry.tag);
+    const step = entry.training_step;
+    return step === null || step === undefined ? label : `${label} · ${Zoo.trainingText(step)}`;
+  }
+
+  /* The label beside the slider (and its value for screen readers) for checkpoint i. */
+  function showCheckpoint(i) {
+    const list = state.checkpoints;
+    const text = checkpointText(list[i]);
+    $("checkpoint-label").textContent = text;
+    $("checkpoint").setAttribute("aria-valuetext", `${text} (checkpoint ${i + 1} of ${list.length})`);
+    $("checkpoint-prev").disabled = i === 0;
+    $("checkpoint-next").disabled = i === list.length - 1;
+  }
+
+  /* grid.html with up to 6 of the run's checkpoints, this one among them. */
+  function compareLink(list, i) {
+    const tags = Zoo.spread(list.length, i, 6).map((k) => list[k].tag);
+    const e = list[i];
+    const params = new URLSearchParams({ game: e.game, algos: e.algo, runs: e.run, tags: tags.join(",") });
+    return `grid.html?${params.toString().replace(/%2C/g, ",")}`;
+  }
+
+  function showTraining(entry) {
+    const list = Zoo.checkpointsOf(state.manifest, entry);
+    const i = list.indexOf(entry);
+    clearTimeout(state.pending); /* the entry changed some other way: a pending move is stale */
+    state.checkpoints = list;
+    $("training").hidden = list.length < 2;
+    $("to-checkpoints").hidden = list.length < 2;
+    if (list.length < 2) return;
+    $("checkpoint").max = String(list.length - 1);
+    $("checkpoint").value = String(i);
+    showCheckpoint(i);
+    $("to-checkpoints").href = compareLink(list, i);
+  }
+
+  function goToCheckpoint(i) {
+    clearTimeout(state.pending);
+    const entry = state.checkpoints[Math.min(state.checkpoints.length - 1, Math.max(0, i))];
+    if (entry && entry !== state.entry) state.pick({ ...state.choice, tag: entry.tag });
+  }
+
+  function wireTraining() {
+    const slider = $("checkpoint");
+    /* While the slider is dragged its label follows at once; the entry (a new video and
+     * its entry.json) only once it rests, not for every checkpoint passed over. */
+    slider.addEventListener("input", () => {
+      showCheckpoint(Number(slider.value));
+      clearTimeout(state.pending);
+      state.pending = setTimeout(() => goToCheckpoint(Number(slider.value)), 150);
+    });
+    const by = (delta) => () => goToCheckpoint(state.checkpoints.indexOf(state.entry) + delta);
+    $("checkpoint-prev").addEventListener("click", by(-1));
+    $("checkpoint-next").addEventListener("click", by(1));
+  }
+
+  /* ---- steps --------------------------------------------------------------------------- */
 
   function showStep(step) {
     const entry = state.entry;
@@ -36,10 +109,20 @@
       const details = await Zoo.loadJson(entry.details);
       if (state.entry !== entry) return;
       state.details = details;
+      $("fact-files").textContent = Zoo.filesText(details.files);
       showStep(Math.max(0, state.player.step));
     } catch (err) {
       ZooPicker.showMessage(`Could not load this agent's step data: ${err.message}.`);
     }
+  }
+
+  /* Another checkpoint of the same run keeps the step (as far as the new video goes) and
+   * whether it plays; a deep link's step, or else the start and autoplay, otherwise. */
+  function startOf(entry, start) {
+    const old = state.entry;
+    const sameRun = old && ["algo", "game", "run"].every((k) => old[k] === entry[k]);
+    if (!sameRun || (start !== null && start !== undefined)) return { step: start, play: !start };
+    return { step: Math.min(entry.frames - 1, Math.max(0, state.player.step)), play: !video.paused };
   }
 
   function onEntry(entry, choice, start) {
@@ -53,15 +136,17 @@
     $("to-activations").href = `video2.html?${params}`;
     $("to-activations").hidden = !entry.activations;
     if (video.dataset.entry !== entry.id) {
+      const from = startOf(entry, start); /* before the old entry is forgotten */
       state.entry = entry;
       state.details = null;
       video.dataset.entry = entry.id;
       video.width = entry.width;
       video.height = entry.height;
-      const step = state.player.load(entry.video, entry.poster, entry.fps, entry.frames, start);
-      if (!step) video.play().catch(() => {}); /* autoplay may be refused: controls remain */
+      state.player.load(entry.video, entry.poster, entry.fps, entry.frames, from.step);
+      if (from.play) video.play().catch(() => {}); /* autoplay may be refused: controls remain */
       loadDetails(entry);
     }
+    showTraining(entry);
     remember();
   }
 
@@ -78,6 +163,8 @@
       onEntry(entry, choice, start);
     });
     if (!result.entry) ZooPicker.showMessage("This zoo has no entries yet.");
+    state.pick = result.pick;
+    wireTraining();
     $("copy").addEventListener("click", () => ZooPlayer.copyLink(new URL(here(true), location.href).href));
     document.body.dataset.ready = "1";
   }

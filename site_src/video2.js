@@ -250,6 +250,7 @@
     try {
       const details = await Zoo.loadJson(entry.details);
       if (state.entry !== entry) return;
+      $("fact-files").textContent = Zoo.filesText(details.files);
       const acts = details.activations;
       if (!acts) throw new Error(details.activation_error || "no activations");
       const outputs = await Zoo.loadFloat32(acts.outputs.url, acts.outputs.shape);
@@ -287,6 +288,7 @@
     state.entry = entry;
     state.details = null;
     video.dataset.entry = entry.id;
+    $("fact-files").textContent = "–";
     remember();
     return loadDetails(entry, start, params);
   }

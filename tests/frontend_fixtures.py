@@ -138,3 +138,118 @@ def build_fake_site(
     fsutil.write_json(site_dir / "manifest.json", manifest)
     write_pages(site_dir, manifest, template_override=template_override)
     return manifest
+
+
+# ---- a zoo with many checkpoints per run (atari-agents style) ---------------------------------
+
+MODERN = {"name": "atari-agents-modern",
+          "label": "modern: sticky actions 0.25, an episode ends at game over"}  # fmt: skip
+CHECKPOINT_ALGOS = [("DQN_modern", "DQN (modern)"), ("C51_modern", "C51 (modern)")]
+LAST_FRAMES = 40  # a run's last checkpoint has a shorter video: the step is clamped to it
+
+
+def checkpoint_steps(count: int, last: int = 50_000_000) -> list[int]:
+    """`count` training steps, evenly from 0 to `last` (6 -> 0, 10M, ..., 50M)."""
+    return [i * last // (count - 1) for i in range(count)]
+
+
+def checkpoint_returns(run: int, i: int) -> list[float]:
+    """Two episodes, better with training; none ended at the second checkpoint."""
+    return [] if i == 1 else [float(-21 + 4 * i + run), float(-20 + 4 * i + run)]
+
+
+def step_tag_label(step: int) -> str:
+    for size, unit in ((1_000_000, "M"), (1_000, "k")):
+        if step >= size:
+            return f"{step / size:g}{unit} steps"
+    return f"{step} steps"
+
+
+def checkpoint_manifest(checkpoints: int = 6, algos: int = 2, runs: int = 2) -> dict:
+    """`algos` atari-agents algos × `runs` runs × `checkpoints` checkpoints of Pong, each
+    with its training step and protocol, plus one atari-model-zoo entry (apex/Pong/1/final)
+    without a training step."""
+    manifest = fake_manifest()
+    steps = checkpoint_steps(checkpoints)
+    entries = []
+    for algo, _ in CHECKPOINT_ALGOS[:algos]:
+        for run in range(1, runs + 1):
+            for i, step in enumerate(steps):
+                e = fake_entry(algo, "Pong", run, str(step))
+                returns = checkpoint_returns(run, i)
+                score = returns[-1] if returns else -5.0
+                e.update(source="atari-agents", protocol=dict(MODERN), training_step=step,
+                         episode_returns=returns, score=score)  # fmt: skip
+                if i == len(steps) - 1:
+                    e["frames"] = LAST_FRAMES
+                entries.append(e)
+    entries.append(fake_entry("apex", "Pong", 1, "final"))
+    manifest["algos"] = [{"id": a, "label": label} for a, label in CHECKPOINT_ALGOS[:algos]]
+    manifest["algos"].append({"id": "apex", "label": "Ape-X"})
+    manifest["games"] = [{"id": "Pong", "env": "PongNoFrameskip-v4"}]
+    manifest["runs"] = list(range(1, runs + 1))
+    manifest["tags"] = [{"id": str(s), "label": step_tag_label(s)} for s in steps]
+    manifest["tags"].append({"id": "final", "label": "Final"})
+    manifest["entries"] = entries
+    return manifest
+
+
+def checkpoint_details(entry: dict) -> dict:
+    """entry.json of a checkpoint entry: as fake_details, cut to the entry's frames, with the
+    files an atari-agents entry comes from (a model, played by zoo-site)."""
+    d = fake_details(entry)
+    n = entry["frames"]
+    d["steps"] = {k: v[:n] if isinstance(v, list) and k != "action_names" else v
+                  for k, v in d["steps"].items()}  # fmt: skip
+    if entry["training_step"] is not None:
+        model = f"{entry['algo']}/{entry['game']}/{entry['run']}/model_{entry['tag']}.gz"
+        d["files"] = {"model": model, "rollout": None, "played": True}
+    return d
+
+
+def fake_activations(site_dir: Path, entry: dict) -> dict:
+    """entry.json's `activations` for the activation viewer, the least that plays: the
+    gameplay video as the atlas, the poster as each layer's strip, outputs n + a/10 at
+    step n (written beside the entry's video)."""
+    frames, media = entry["frames"], entry["video"].rsplit("/", 1)[0]
+    outputs = np.array([[n + a / 10 for a in range(len(ACTION_NAMES))] for n in range(frames)])
+    outputs.astype("<f4").tofile(site_dir / media / "outputs.f32")
+    scaling = {"method": "fixed", "min": [0.0], "max": [1.0], "colormap": "gray"}
+    strip = {"image": entry["poster"], "width": WIDTH, "height": HEIGHT, "rows": 4,
+             "row_height": 1, "columns": frames, "first_step": 0, "steps_per_column": 1,
+             "scaling": scaling}  # fmt: skip
+    layers = [{"name": name, "kind": kind, "op": name, "shape": [4], "video": entry["video"],
+               "width": WIDTH, "height": HEIGHT, "scaling": scaling, "grid": None, "strip": strip}
+              for name, kind in (("conv1", "conv"), ("fc", "dense"), ("q", "output"))]  # fmt: skip
+    gameplay = {"x": 0, "y": 0, "width": WIDTH, "height": HEIGHT}
+    return {
+        "convention": "fake", "input": "fake",
+        "atlas": {"video": entry["video"], "poster": entry["poster"], "width": WIDTH,
+                  "height": HEIGHT, "regions": {"gameplay": gameplay}},
+        "layers": layers,
+        "outputs": {"url": f"{media}/outputs.f32", "dtype": "float32",
+                    "shape": [frames, len(ACTION_NAMES)], "label": "Q-values", "kind": "q_values"},
+        "distribution": None,
+    }  # fmt: skip
+
+
+def build_checkpoint_site(
+    site_dir: Path, *, activations: tuple[str, ...] = ("DQN_modern/Pong/1/20000000",), **shape
+) -> dict:
+    """A complete site of checkpoint_manifest(**shape) (its own videos, each entry's own
+    length; the entries named in `activations` with fake activations) in `site_dir`;
+    returns its manifest."""
+    site_dir = Path(site_dir)
+    manifest = checkpoint_manifest(**shape)
+    for seed, entry in enumerate(manifest["entries"]):
+        frames = fake_frames(seed, entry["frames"])
+        write_video(site_dir / entry["video"], frames)
+        Image.fromarray(frames[0]).save(site_dir / entry["poster"])
+        details = checkpoint_details(entry)
+        if entry["id"] in activations:
+            entry["activations"] = True
+            details["activations"] = fake_activations(site_dir, entry)
+        fsutil.write_json(site_dir / entry["details"], details)
+    fsutil.write_json(site_dir / "manifest.json", manifest)
+    write_pages(site_dir, manifest)
+    return manifest

@@ -4,6 +4,7 @@ text escaped. Each point links to the video it summarises."""
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from urllib.parse import urlencode
 
 from markupsafe import Markup, escape
@@ -148,3 +149,81 @@ def training_chart(curve: dict, algo_label: str, entries: dict, tag_labels: dict
                           for n, e in unplaced)  # fmt: skip
         html += f"; checkpoints the log does not place: {links}"
     return Markup(html + "</figcaption></figure>")
+
+
+def short_steps(n: float) -> str:
+    """50000000 -> '50M'; 2500000 -> '2.5M'; 250000 -> '250k'; 0 -> '0'."""
+    for size, unit in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")):
+        if abs(n) >= size:
+            return f"{n / size:g}{unit}"
+    return f"{n:g}"
+
+
+def _score(entry: dict) -> float:
+    """The mean episode return, or the final score when no episode ended."""
+    returns = entry["episode_returns"]
+    return sum(returns) / len(returns) if returns else entry["score"]
+
+
+def progress_chart(game: str, algo: dict, entries: list[dict], tag_labels: dict) -> Markup | None:
+    """One algo's score over training on one game: for each run with at least two
+    checkpoints whose training step is known, a line through each checkpoint's mean episode
+    return (a hollow point where no episode ended: the final score instead), each point
+    linked to its video. None when no run has two such checkpoints."""
+    runs: dict[int, list[dict]] = defaultdict(list)
+    for e in entries:
+        if e["algo"] == algo["id"] and e.get("training_step") is not None:
+            runs[e["run"]].append(e)
+    lines = [(run, sorted(runs[run], key=lambda e: e["training_step"]))
+             for run in sorted(runs) if len(runs[run]) >= 2]  # fmt: skip
+    if not lines:
+        return None
+    xs = [e["training_step"] for _, line in lines for e in line]
+    ys = [_score(e) for _, line in lines for e in line]
+    width = 560
+    yt = _ticks(min(ys), max(ys))
+    ylo, yhi = min(yt[0], min(ys)), max(yt[-1], max(ys))
+    xlo, xhi = min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1
+
+    def x(v: float) -> float:
+        return LEFT + (v - xlo) / (xhi - xlo) * (width - LEFT - RIGHT - 8)
+
+    def y(v: float) -> float:
+        return HEIGHT - BOTTOM - (v - ylo) / (yhi - ylo or 1) * (HEIGHT - TOP - BOTTOM)
+
+    label = f"{game}: score of {algo['label']} over training"
+    parts = _frame(width, label, yt, y)
+    for t in _ticks(xlo, xhi, 5):
+        if xlo <= t <= xhi:
+            parts.append(f'<text class="tick" x="{x(t):.1f}" y="{HEIGHT - BOTTOM + 14}" '
+                         f'text-anchor="middle">{short_steps(t)}</text>')  # fmt: skip
+    parts.append(f'<text class="axis" x="{(LEFT + width) / 2:.0f}" y="{HEIGHT - 10}" '
+                 'text-anchor="middle">agent steps of training</text>')  # fmt: skip
+    keys, hollow = [], False
+    for i, (run, line) in enumerate(lines):
+        colour = PALETTE[i % len(PALETTE)]
+        points = " ".join(f"{x(e['training_step']):.1f},{y(_score(e)):.1f}" for e in line)
+        parts.append(f'<polyline class="line" points="{points}" stroke="{colour}"/>')
+        for e in line:
+            returns = e["episode_returns"]
+            n = len(returns)
+            stats = f"no episode ended, final score {_fmt(e['score'])}"
+            if returns:
+                stats = f"mean return {_fmt(_score(e))} over {n} episode{'s' if n != 1 else ''}"
+            tag = tag_labels.get(e["tag"], e["tag"])
+            text = escape(f"Run {run}, {tag} ({e['training_step']:,} agent steps): {stats}; "
+                          "watch it")  # fmt: skip
+            dot = f'fill="{colour}"' if returns else f'class="open" stroke="{colour}"'
+            hollow = hollow or not returns
+            cx, cy = x(e["training_step"]), y(_score(e))
+            parts.append(f'<a href="{escape(_viewer(e))}" class="point" aria-label="{text}">'
+                         f'<title>{text}</title><circle cx="{cx:.1f}" cy="{cy:.1f}" r="4" '
+                         f"{dot}/></a>")  # fmt: skip
+        keys.append(f'<svg class="key" width="18" height="10" aria-hidden="true">'
+                    f'<line x1="0" x2="18" y1="5" y2="5" stroke="{colour}" stroke-width="3"/>'
+                    f"</svg>run {run}")  # fmt: skip
+    parts.append("</svg>")
+    note = "; hollow points: no episode ended, the final score instead" if hollow else ""
+    return Markup(f'<figure class="training progress" data-algo="{escape(algo["id"])}">'
+                  f"{''.join(parts)}<figcaption>{escape(label)}: mean episode return at each "
+                  f"checkpoint{note}. {''.join(keys)}</figcaption></figure>")  # fmt: skip

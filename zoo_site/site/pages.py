@@ -46,6 +46,8 @@ def make_environment(template_override: Path | None = None) -> jinja2.Environmen
         lstrip_blocks=True,
     )
     env.filters["num"] = format_number
+    env.filters["protocol_short"] = protocol_short
+    env.filters["steps"] = steps_label
     return env
 
 
@@ -114,6 +116,9 @@ def index_groups(manifest: dict, labels: dict[str, str]) -> list[dict[str, Any]]
                 "chart": charts.returns_chart(game["id"], [i["algo"] for i in algos], entries,
                                               list(tags), labels),
                 "training": _training(manifest, game["id"], entries, labels),
+                "progress": [chart for item in algos
+                             if (chart := charts.progress_chart(game["id"], item["algo"],
+                                                                item["entries"], labels))],
             })  # fmt: skip
     return groups
 
@@ -135,3 +140,14 @@ def _training(manifest: dict, game: str, entries: list[dict], labels: dict) -> l
 def format_number(x: float) -> str:
     """1234.0 -> '1,234'; 12.5 -> '12.5' (at most two decimals, like the viewer's JS)."""
     return f"{x:,.2f}".rstrip("0").rstrip(".")
+
+
+def protocol_short(protocol: dict | None) -> str:
+    """The protocol's label up to its first ':' ('modern: sticky actions…' -> 'modern');
+    '' when there is none."""
+    return protocol["label"].split(":")[0].strip() if protocol else ""
+
+
+def steps_label(step: int) -> str:
+    """50000000 -> '50M agent steps' (one agent step is 4 frames in Atari)."""
+    return f"{charts.short_steps(step)} agent steps"
