@@ -140,3 +140,31 @@ def test_gzip_is_really_truncated(built):
     _, zoo, _, _, _ = built
     with pytest.raises(EOFError):
         gzip.decompress((zoo / "models/DQN_modern/Pong/1/model_5.gz").read_bytes())
+
+
+@pytest.mark.browser
+def test_the_built_site_deep_links_scrubs_checkpoints_and_compares_them(built, serve, watched):
+    _, _, out, _, _ = built
+    base = serve(out)
+    run = "algo=DQN_modern&game=Pong&run=0"
+    watched.open(f"{base}video.html?{run}&tag=1000000&frame=10")
+    page = watched.page
+    page.wait_for_selector("#video[data-entry='DQN_modern/Pong/0/1000000']")
+    page.wait_for_selector(f"#step:text-is('step 10 / {STEPS}')")
+    assert page.text_content("#fact-source") == "atari-agents"
+    assert page.text_content("#fact-protocol").startswith("modern: sticky actions 0.25")
+    files = page.text_content("#fact-files")
+    assert "models/DQN_modern/Pong/0/model_1000000.gz" in files and "played by zoo-site" in files
+    assert page.is_visible("#training") and page.get_attribute("#checkpoint", "max") == "2"
+    page.click("#checkpoint-next")  # scrub to the next checkpoint: same step, new agent
+    page.wait_for_selector("#video[data-entry='DQN_modern/Pong/0/2000000']")
+    page.wait_for_selector(f"#step:text-is('step 10 / {STEPS}')")
+    assert watched.query()["tag"] == "2000000" and watched.query()["frame"] == "10"
+    assert page.evaluate("video.currentTime") == pytest.approx(10.5 / 15, abs=1e-3)
+    page.click("#to-checkpoints")  # every checkpoint of the run, side by side
+    watched.wait_ready()
+    cells = page.locator(".cell").evaluate_all("cs => cs.map(c => c.dataset.tag)")
+    assert cells == ["0", "1000000", "2000000"]
+    labels = page.locator(".cell-label").all_inner_texts()
+    assert labels == [f"DQN (modern) · run 0 · {t}" for t in ("0 steps", "1M steps", "2M steps")]
+    assert watched.errors == []

@@ -62,10 +62,11 @@ def _check_media_url(url: str | None) -> None:
 @app.command()
 def build(
     zoo: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
-            help="The zoo: a folder (Atari Model Zoo layout) or an http(s) URL of one. "
-            "Default: the demo zoo."
+            help="A zoo: a folder (Atari Model Zoo, atari-agents, ... layout, detected) or an "
+            "http(s) URL of one; give it several times for one site of several zoos. "
+            "Default: [[sources]] or zoo in zoo-site.toml, else the demo zoo."
         ),
     ] = None,
     out: Annotated[
@@ -114,8 +115,8 @@ def build(
     from zoo_site.errors import ZooSiteError
 
     options = BuildOptions(
-        zoo=zoo, out=out, config=config, cache_dir=cache_dir, jobs=jobs, verbose=verbose,
-        scheduler=scheduler, strict=strict, media_url=media_url,
+        zoos=list(zoo or []), out=out, config=config, cache_dir=cache_dir, jobs=jobs,
+        verbose=verbose, scheduler=scheduler, strict=strict, media_url=media_url,
     )  # fmt: skip
     try:
         _check_media_url(media_url)

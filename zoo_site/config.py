@@ -90,6 +90,20 @@ class DemoConfig:
 
 
 @dataclass
+class SourceConfig:
+    """One zoo of a site made from several, under [[sources]]."""
+
+    path: str = ""
+    """The zoo: a folder (relative paths are relative to this file) or an http(s) URL."""
+    kind: str = ""
+    """Its layout, where detection is not enough: "atari-model-zoo", "atari-agents",
+    "dopamine", ...; empty: detected."""
+    rename: dict[str, str] = field(default_factory=dict)
+    """Algorithm ids renamed for this source, e.g. { dqn = "dqn-dopamine" }, so two sources
+    with the same algorithm id stay apart."""
+
+
+@dataclass
 class Config:
     """The whole configuration (the top level of zoo-site.toml)."""
 
@@ -101,6 +115,8 @@ class Config:
     """A statement shown on every page (e.g. what the agents are)."""
     zoo: str = ""
     """The zoo folder (relative paths are relative to this file); empty: the demo zoo."""
+    sources: list[SourceConfig] = field(default_factory=list)
+    """Several zoos in one site ([[sources]] tables); `zoo` then must be empty."""
     out: str = "site"
     """Where the site is written."""
     cache_dir: str = ".zoo-site-cache"
@@ -174,6 +190,8 @@ def _convert(tp: Any, value: Any, key: str, problems: list[str]) -> Any:
         return {k: v for k, v in out.items() if v is not _INVALID}
     if origin is list:
         (itype,) = get_args(tp)
+        if is_dataclass(itype) and isinstance(itype, type) and isinstance(value, list):
+            return [_build(itype, v, f"{key}[{i}].", problems) for i, v in enumerate(value)]
         if not isinstance(value, list) or not all(isinstance(v, itype) for v in value):
             problems.append(f"Config value '{key}': expected a list of {itype.__name__}")
             return _INVALID
@@ -233,6 +251,7 @@ def _check_values(config: Config, problems: list[str]) -> None:
             )
     from zoo_site.rollouts.protocols import PROTOCOLS
 
+    _check_sources(config, problems)
     for algo, cfg in config.algos.items():
         if cfg.protocol and cfg.protocol not in PROTOCOLS:
             problems.append(f"Config value 'algos.{algo}.protocol': {cfg.protocol!r} is not one "
@@ -241,3 +260,21 @@ def _check_values(config: Config, problems: list[str]) -> None:
         why = check_name(name)
         if why:
             problems.append(f"Config value '{name}': {why}")
+
+
+def _check_sources(config: Config, problems: list[str]) -> None:
+    from zoo_site.sources import SOURCES
+
+    if config.sources and config.zoo:
+        problems.append("Config value 'zoo': give either zoo or [[sources]], not both")
+    for i, src in enumerate(config.sources):
+        key = f"sources[{i}]"
+        if not src.path:
+            problems.append(f"Config value '{key}.path': every source needs a path")
+        if src.kind and src.kind not in SOURCES:
+            problems.append(f"Config value '{key}.kind': {src.kind!r} is not one of "
+                            f"{', '.join(sorted(SOURCES))}")  # fmt: skip
+        for old, new in src.rename.items():
+            why = check_name(new)
+            if why:
+                problems.append(f"Config value '{key}.rename.{old}': {why}")

@@ -7,7 +7,7 @@ manifest -> pages, assembled in a staging folder and swapped in whole.
 from __future__ import annotations
 
 from concurrent.futures import as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from zoo_site.build.entries import EntryTask, run_entry
@@ -22,7 +22,7 @@ from zoo_site.fsutil import write_json
 from zoo_site.records import EntryResult
 from zoo_site.site.manifest import build_manifest
 from zoo_site.site.training import training_curves
-from zoo_site.sources import read_catalog
+from zoo_site.sources import ZooSpec, read_zoos
 from zoo_site.sources.base import Entry
 from zoo_site.sources.remote import is_remote, mirror_zoo
 
@@ -31,7 +31,7 @@ CONFIG_NAME = "zoo-site.toml"
 
 @dataclass
 class BuildOptions:
-    zoo: str | Path | None = None  # a folder, or an http(s) URL
+    zoos: list[str] = field(default_factory=list)  # folders or http(s) URLs; none: config
     out: Path | None = None
     config: Path | None = None
     cache_dir: Path | None = None
@@ -46,16 +46,16 @@ def build(options: BuildOptions, reporter: Reporter) -> BuildSummary:
     """Build the whole site; raise BuildFailed (after writing it) if any entry failed."""
     config, base, from_file = _load_config(options)
     cache = options.cache_dir or _resolve(base, config.cache_dir)
-    zoo, demo = _resolve_zoo(options, config, base, cache, reporter)
-    remote_config = zoo / CONFIG_NAME
-    if is_remote(options.zoo) and not options.config and remote_config.is_file():
-        config = load_config(remote_config)  # the zoo's own; paths stay relative to here
+    zoos, demo = _resolve_zoos(options, config, base, cache, reporter)
+    one_remote = len(options.zoos) == 1 and is_remote(options.zoos[0])
+    if one_remote and not options.config and (zoos[0].path / CONFIG_NAME).is_file():
+        config = load_config(zoos[0].path / CONFIG_NAME)  # the zoo's own; paths stay here
     if demo:
-        config = _with_demo_config(config, zoo, from_file)
+        config = _with_demo_config(config, zoos[0].path, from_file)
     out = options.out or _resolve(base, config.out)
     jobs = options.jobs if options.jobs is not None else config.jobs
-    summary = BuildSummary(out=out, cache=cache)
-    catalog = read_catalog(zoo)
+    summary = BuildSummary(out=out, cache=cache, zoos=[z.path for z in zoos])
+    catalog = read_zoos(zoos)
     summary.entries = {e.id: e for e in catalog.entries}
     summary.problems.extend(catalog.problems)
     for problem in catalog.problems:
@@ -78,9 +78,10 @@ def build(options: BuildOptions, reporter: Reporter) -> BuildSummary:
     manifest = build_manifest(config, [(e, r.media) for e, r in built if r.media], demo, curves,
                               options.media_url)  # fmt: skip
     try:
-        assemble(out, manifest, built, zoo, options.media_url, options.strict, summary, reporter)
+        assemble(out, manifest, built, summary.zoos, options.media_url, options.strict, summary,
+                 reporter)  # fmt: skip
     finally:
-        write_json(cache / "build-report.json", build_report(summary, zoo))
+        write_json(cache / "build-report.json", build_report(summary))
     reporter.summary(summary)
     reporter.info(f"Report: {cache / 'build-report.json'}")
     if summary.errors:
@@ -94,8 +95,9 @@ def _load_config(options: BuildOptions) -> tuple[Config, Path, bool]:
     """The config (explicit file, else the zoo's, else ./zoo-site.toml), its folder, and
     whether it came from a file."""
     candidates = [options.config] if options.config else []
-    if options.zoo and not options.config and not is_remote(options.zoo):
-        candidates.append(Path(options.zoo) / CONFIG_NAME)
+    single = options.zoos[0] if len(options.zoos) == 1 else None
+    if single and not options.config and not is_remote(single):
+        candidates.append(Path(single) / CONFIG_NAME)
     if not options.config:
         candidates.append(Path(CONFIG_NAME))
     for path in candidates:
@@ -119,18 +121,28 @@ def _resolve(base: Path, value: str) -> Path:
     return path if path.is_absolute() else base / path
 
 
-def _resolve_zoo(options, config, base, cache, reporter) -> tuple[Path, bool]:
-    if is_remote(options.zoo):
-        zoo = mirror_zoo(str(options.zoo), cache, reporter)
-    elif options.zoo:
-        zoo = Path(options.zoo)
+def _resolve_zoos(
+    options: BuildOptions, config: Config, base: Path, cache: Path, reporter: Reporter
+) -> tuple[list[ZooSpec], bool]:
+    """The zoos of the site (--zoo, else [[sources]], else zoo =, else the demo zoo, made
+    once), remote ones mirrored into the cache; and whether it is the demo."""
+
+    def local(where: str, relative_to: Path) -> Path:
+        if is_remote(where):
+            return mirror_zoo(where, cache, reporter)
+        return _resolve(relative_to, where)
+
+    if options.zoos:
+        zoos = [ZooSpec(local(z, Path.cwd())) for z in options.zoos]
+    elif config.sources:
+        zoos = [ZooSpec(local(s.path, base), s.kind, dict(s.rename)) for s in config.sources]
     elif config.zoo:
-        zoo = _resolve(base, config.zoo)
+        zoos = [ZooSpec(local(config.zoo, base))]
     else:
         spec = DemoSpec(steps=config.demo.steps)
         reporter.info(f"No zoo given: making the demo zoo in {cache / 'demo-zoo'} (once).")
-        zoo = make_demo(cache / "demo-zoo", spec, options.jobs, reporter)
-    return zoo, (zoo / MARKER).is_file()
+        zoos = [ZooSpec(make_demo(cache / "demo-zoo", spec, options.jobs, reporter))]
+    return zoos, len(zoos) == 1 and (zoos[0].path / MARKER).is_file()
 
 
 def make_demo(path: Path, spec: DemoSpec, jobs: int | None, reporter: Reporter) -> Path:

@@ -33,7 +33,7 @@ def assemble(
     out: Path,
     manifest: dict,
     built: list[tuple[Entry, EntryResult]],
-    zoo: Path,
+    zoos: list[Path],
     media_base: str | None,
     strict: bool,
     summary: BuildSummary,
@@ -44,7 +44,8 @@ def assemble(
     from zoo_site.site.pages import write_pages
 
     out = Path(out).resolve()
-    check_out(out, zoo)
+    for zoo in zoos:
+        check_out(out, zoo)
     media_out = out.with_name(out.name + "-media") if media_base else None
     folders = [out] + ([media_out] if media_out else [])
     for folder in folders:

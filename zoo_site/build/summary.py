@@ -19,6 +19,7 @@ class BuildSummary:
     problems: list[Problem] = field(default_factory=list)
     entries: dict[str, Entry] = field(default_factory=dict)
     cache: Path | None = None
+    zoos: list[Path] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(r.status == status for r in self.results)
@@ -28,7 +29,7 @@ class BuildSummary:
         return self.count("failed") + sum(p.level == "error" for p in self.problems)
 
 
-def build_report(summary: BuildSummary, zoo: Path) -> dict[str, Any]:
+def build_report(summary: BuildSummary) -> dict[str, Any]:
     """build-report.json: every entry rendered, reused or failed (with why), the files it
     came from (model, rollout: the zoo's, or the one zoo-site played, in the cache), and
     every problem; zoo paths relative to the zoo, played rollouts to the cache."""
@@ -36,10 +37,12 @@ def build_report(summary: BuildSummary, zoo: Path) -> dict[str, Any]:
     def rel(path: str | None) -> str | None:
         if not path:
             return path
-        try:
-            return str(Path(path).resolve().relative_to(Path(zoo).resolve()))
-        except ValueError:
-            return Path(path).name
+        for zoo in summary.zoos:
+            try:
+                return str(Path(path).resolve().relative_to(Path(zoo).resolve()))
+            except ValueError:
+                continue
+        return Path(path).name
 
     entries = [{"id": r.entry_id, "status": r.status, "file": rel(r.path) if r.error else None,
                 "reason": r.error or None, "seconds": round(r.seconds, 3),

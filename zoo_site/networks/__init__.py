@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
 LOADERS = {
     "frozen_graph": "zoo_site.networks.frozen_graph",
     "torch_state": "zoo_site.networks.torch_state",
+    "tf_checkpoint": "zoo_site.networks.tf_checkpoint",
 }
 
 
