@@ -145,6 +145,20 @@ window.Zoo = (function () {
   }
 
   /* entry.json's `files`: the zoo files an entry came from, as one line of text. */
+  /* A score, or what to say when the rollout recorded none (episode files). */
+  function scoreText(score) {
+    return score === null || score === undefined ? "not recorded" : formatNumber(score);
+  }
+
+  /* Why an entry has no activation pictures, for people. */
+  function whyNoActivations(details) {
+    if (details.activation_error) return `No activations: ${details.activation_error}.`;
+    if (details.files && !details.files.model) {
+      return "No activations: the zoo has this agent's recorded episode but not its network.";
+    }
+    return "No activations for this agent.";
+  }
+
   function filesText(files) {
     if (!files) return "not recorded";
     const parts = [];
@@ -157,6 +171,6 @@ window.Zoo = (function () {
   return {
     KEYS, formatNumber, displayOrders, valuesOf, resolve, describe, missMessage, wantedFromUrl,
     loadJson, loadFloat32, stepAt, timeOf, stepFromUrl, checkpointsOf, spread, trainingText,
-    filesText,
+    filesText, scoreText, whyNoActivations,
   };
 })();

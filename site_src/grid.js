@@ -101,7 +101,7 @@
       for (const a of ["muted", "playsinline"]) video.setAttribute(a, "");
       Object.assign(video, { preload: "none", poster: entry.poster, width: entry.width, height: entry.height });
       el.dataset.entry = entry.id;
-      caption.append(" ", make("span", "cell-score", `score ${Zoo.formatNumber(entry.score)}`));
+      caption.append(" ", make("span", "cell-score", `score ${Zoo.scoreText(entry.score)}`));
       el.append(video, caption);
       cell.video = video;
     } else {

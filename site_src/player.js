@@ -131,10 +131,12 @@ window.ZooPlayer = (function () {
     if (list) {
       const name = steps.action_names[chosen] || `action ${chosen}`;
       action = steps.actions ? name : `${name} (the network's greedy choice)`;
+    } else if (steps.action_values) { /* continuous control: the values themselves */
+      action = `[${steps.action_values[n].map(Zoo.formatNumber).join(", ")}]`;
     }
     $("step-action").textContent = action;
     $("step-reward").textContent = steps.rewards ? Zoo.formatNumber(steps.rewards[n]) : "not recorded";
-    $("step-score").textContent = Zoo.formatNumber(steps.score[n]);
+    $("step-score").textContent = steps.score ? Zoo.formatNumber(steps.score[n]) : "not recorded";
     return chosen;
   }
 

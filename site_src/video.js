@@ -16,7 +16,7 @@
     $("fact-frames").textContent = String(entry.frames);
     $("fact-fps").textContent = Zoo.formatNumber(entry.fps);
     $("fact-returns").textContent = returns || "no episode completed";
-    $("fact-score").textContent = Zoo.formatNumber(entry.score);
+    $("fact-score").textContent = Zoo.scoreText(entry.score);
     $("fact-source").textContent = entry.source || "–";
     $("fact-protocol-box").hidden = !entry.protocol;
     $("fact-protocol").textContent = entry.protocol ? entry.protocol.label : "–";
@@ -110,6 +110,8 @@
       if (state.entry !== entry) return;
       state.details = details;
       $("fact-files").textContent = Zoo.filesText(details.files);
+      $("no-activations").hidden = Boolean(details.activations);
+      $("no-activations").textContent = details.activations ? "" : Zoo.whyNoActivations(details);
       showStep(Math.max(0, state.player.step));
     } catch (err) {
       ZooPicker.showMessage(`Could not load this agent's step data: ${err.message}.`);

@@ -110,6 +110,7 @@ def fake_details(entry: dict) -> dict:
             "greedy": None,
             "rewards": rewards,
             "score": score,
+            "action_values": None,
         },
         "activations": None,
         "activation_error": None,

@@ -446,3 +446,40 @@ def test_progress_and_summary_go_through_the_build_reporter(tmp_path, http_zoo):
     text = out.getvalue()
     assert "remote zoo: downloading" in text
     assert f"{len(GOOD)} files, {len(GOOD)} downloaded, 0 reused" in text
+
+
+# --- every source kind, not only the Atari Model Zoo's layout --------------------------------
+
+AGENTS = {
+    "models/DQN_modern/Pong/0/model_1000000.gz": b"checkpoint 1M",
+    "models/DQN_modern/Pong/0/model_50000000.gz": b"checkpoint 50M",
+    "models/C51_classic/Breakout/1/model_49000000.gz": b"c51",
+    "models/C51_classic/Breakout/1/model_final.gz": b"misnamed: the catalog reports it",
+}
+AGENTS_JUNK = {
+    "models/README.md": b"# readme",
+    "models/DQN_modern/Pong/0/notes.txt": b"notes",
+    "models/DQN_modern/Pong/0/deeper/model_1.gz": b"too deep",
+    "models/not-an-algo/Pong/0/model_1.gz": b"no protocol in the name",
+}
+
+
+@pytest.mark.parametrize("listing", [False, True])
+def test_an_atari_agents_zoo_is_indexed_and_mirrored(tmp_path, http_zoo, listing):
+    served = tmp_path / "served"
+    for rel, data in {**AGENTS, **AGENTS_JUNK}.items():
+        (served / rel).parent.mkdir(parents=True, exist_ok=True)
+        (served / rel).write_bytes(data)
+    if not listing:
+        indexed = json.loads(write_zoo_index(served).read_text())["files"]
+        assert [f["path"] for f in indexed] == sorted(AGENTS)
+    base, _ = http_zoo(served, listing=listing)
+    mirror = mirror_zoo(base, tmp_path / "cache", FakeReporter())
+    assert mirrored(mirror) == AGENTS  # the checkpoints, none of the junk
+    catalog = read_catalog(mirror)
+    assert sorted(e.id for e in catalog.entries) == [
+        "C51_classic/Breakout/1/49000000",
+        "DQN_modern/Pong/0/1000000",
+        "DQN_modern/Pong/0/50000000",
+    ]
+    assert [Path(p.path).name for p in catalog.problems] == ["model_final.gz"]

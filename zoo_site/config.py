@@ -101,6 +101,29 @@ class SourceConfig:
     rename: dict[str, str] = field(default_factory=dict)
     """Algorithm ids renamed for this source, e.g. { dqn = "dqn-dopamine" }, so two sources
     with the same algorithm id stay apart."""
+    algo: str = ""
+    """For episode files: the algorithm id (default: [episodes] algo)."""
+    game: str = ""
+    """For episode files: the game (default: [episodes] game)."""
+    label: str = ""
+    """For episode files: the algorithm's display name (default: [episodes] label)."""
+    tag: str = ""
+    """For episode files: the tag of every file (default: [episodes] tag)."""
+
+
+@dataclass
+class EpisodesConfig:
+    """Episode files (World-Models-style record/*.npz) do not say which game or agent made
+    them: say it here, under [episodes], in the zoo-site.toml beside them."""
+
+    algo: str = ""
+    """The algorithm id, e.g. "world-models"."""
+    game: str = ""
+    """The game, e.g. "Pong" (any spelling: PongNoFrameskip-v4, pong)."""
+    label: str = ""
+    """The algorithm's display name."""
+    tag: str = ""
+    """The tag of every file; empty: "recorded"."""
 
 
 @dataclass
@@ -117,6 +140,7 @@ class Config:
     """The zoo folder (relative paths are relative to this file); empty: the demo zoo."""
     sources: list[SourceConfig] = field(default_factory=list)
     """Several zoos in one site ([[sources]] tables); `zoo` then must be empty."""
+    episodes: EpisodesConfig = field(default_factory=EpisodesConfig)
     out: str = "site"
     """Where the site is written."""
     cache_dir: str = ".zoo-site-cache"

@@ -19,7 +19,10 @@ class StepData(TypedDict):
     action_source: str | None
     greedy: list[int] | None
     rewards: list[float] | None
-    score: list[float]
+    score: list[float] | None
+    """The running score before each step; None when the rollout recorded none."""
+    action_values: list[list[float]] | None
+    """Continuous actions, one list per step, where `actions` cannot say them."""
 
 
 class FileError(TypedDict):
@@ -76,7 +79,7 @@ class EntryMedia:
     height: int
     scale: int
     episode_returns: list[float]
-    score: float
+    score: float | None
     steps: StepData
     rollout: RolloutInfo
     activations: ActivationsInfo | None = None

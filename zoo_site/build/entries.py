@@ -16,7 +16,7 @@ import hashlib
 import json
 import time
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -178,9 +178,9 @@ def _play(task: EntryTask, network: Network, key: str) -> Path:
 def _render(task: EntryTask, rollout_path: Path, media_dir: Path, network: Network | None,
             source: str) -> EntryMedia:  # fmt: skip
     from zoo_site.media import render
-    from zoo_site.rollouts import npz
 
-    ro = npz.load(rollout_path, observations=task.entry.model is not None)
+    ro = _read_rollout(task, rollout_path)
+    cfg = replace(task.render, scale=_scale(task, ro.frames))
     acts, error = _activations(task, rollout_path, ro, network)
     names = ro.action_names or _action_names(task.entry.game)
     greedy = acts.greedy_actions() if acts else None
@@ -189,18 +189,41 @@ def _render(task: EntryTask, rollout_path: Path, media_dir: Path, network: Netwo
     if acts is not None:
         video, activations, files = _render_activations(task, ro, acts, names, taken, media_dir)
     else:
-        video = render.render_gameplay(ro.frames, media_dir / "gameplay.mp4", task.render)
+        video = render.render_gameplay(ro.frames, media_dir / "gameplay.mp4", cfg)
         render.render_poster(ro.frames[render.poster_step(ro.steps)], media_dir / "poster.png",
-                             task.render.scale)  # fmt: skip
+                             cfg.scale)  # fmt: skip
         files = ["gameplay.mp4", "poster.png"]
     if video.frames != ro.steps:
         raise EntryError(rollout_path, f"encoded {video.frames} frames for {ro.steps} steps")
     return EntryMedia(
         files=files, frames=video.frames, fps=video.fps, width=video.width, height=video.height,
-        scale=task.render.scale, episode_returns=[float(x) for x in ro.ep_rewards],
-        score=float(ro.score[-1]), steps=_step_data(ro, names, taken, greedy),
+        scale=cfg.scale, episode_returns=[float(x) for x in ro.ep_rewards],
+        score=None if ro.score is None else float(ro.score[-1]),
+        steps=_step_data(ro, names, taken, greedy),
         rollout=_rollout_info(task, source), activations=activations, activation_error=error,
     )  # fmt: skip
+
+
+def _read_rollout(task: EntryTask, path: Path) -> Rollout:
+    """The entry's rollout: the zoo's npz format, or an episode file (obs, action)."""
+    if task.entry.rollout_format == "episode":
+        from zoo_site.rollouts import episodes
+
+        return episodes.load(path)
+    from zoo_site.rollouts import npz
+
+    return npz.load(path, observations=task.entry.model is not None)
+
+
+#: Small observation images (episode files: 64x64) are scaled up to about this many
+#: pixels on their longer side, by an integer factor, so each pixel stays a sharp block.
+MIN_VIDEO_SIDE = 256
+
+
+def _scale(task: EntryTask, frames: np.ndarray) -> int:
+    """The render's integer scale, larger for small frames (never resampled otherwise)."""
+    side = max(frames.shape[1:3])
+    return max(task.render.scale, MIN_VIDEO_SIDE // side)
 
 
 def _rollout_info(task: EntryTask, source: str) -> RolloutInfo:
@@ -295,5 +318,6 @@ def _step_data(ro: Rollout, names: list[str], taken: np.ndarray | None,
         "action_source": source,
         "greedy": None if greedy is None else greedy.astype(int).tolist(),
         "rewards": None if rewards is None else [float(r) for r in rewards],
-        "score": [float(s) for s in ro.score],
+        "score": None if ro.score is None else [float(s) for s in ro.score],
+        "action_values": ro.action_values,
     }

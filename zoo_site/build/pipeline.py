@@ -15,7 +15,7 @@ from zoo_site.build.executor import cpu_limit, make_executor
 from zoo_site.build.publish import assemble
 from zoo_site.build.report import Reporter
 from zoo_site.build.summary import BuildSummary, build_report
-from zoo_site.config import Config, load_config
+from zoo_site.config import Config, SourceConfig, load_config
 from zoo_site.demo import MARKER, DemoSpec, make_demo_zoo
 from zoo_site.errors import BuildFailed, Problem
 from zoo_site.fsutil import write_json
@@ -23,7 +23,7 @@ from zoo_site.records import EntryResult
 from zoo_site.site.manifest import build_manifest
 from zoo_site.site.training import training_curves
 from zoo_site.sources import ZooSpec, read_zoos
-from zoo_site.sources.base import Entry
+from zoo_site.sources.base import Entry, SourceSettings
 from zoo_site.sources.remote import is_remote, mirror_zoo
 
 CONFIG_NAME = "zoo-site.toml"
@@ -132,17 +132,26 @@ def _resolve_zoos(
             return mirror_zoo(where, cache, reporter)
         return _resolve(relative_to, where)
 
+    ep = config.episodes
+    default = SourceSettings(ep.algo, ep.game, ep.label, ep.tag)
     if options.zoos:
-        zoos = [ZooSpec(local(z, Path.cwd())) for z in options.zoos]
+        zoos = [ZooSpec(local(z, Path.cwd()), settings=default) for z in options.zoos]
     elif config.sources:
-        zoos = [ZooSpec(local(s.path, base), s.kind, dict(s.rename)) for s in config.sources]
+        zoos = [ZooSpec(local(s.path, base), s.kind, dict(s.rename), _settings(s, default))
+                for s in config.sources]  # fmt: skip
     elif config.zoo:
-        zoos = [ZooSpec(local(config.zoo, base))]
+        zoos = [ZooSpec(local(config.zoo, base), settings=default)]
     else:
         spec = DemoSpec(steps=config.demo.steps)
         reporter.info(f"No zoo given: making the demo zoo in {cache / 'demo-zoo'} (once).")
         zoos = [ZooSpec(make_demo(cache / "demo-zoo", spec, options.jobs, reporter))]
     return zoos, len(zoos) == 1 and (zoos[0].path / MARKER).is_file()
+
+
+def _settings(src: SourceConfig, default: SourceSettings) -> SourceSettings:
+    """A [[sources]] table's episode settings, each falling back to [episodes]."""
+    return SourceSettings(src.algo or default.algo, src.game or default.game,
+                          src.label or default.label, src.tag or default.tag)  # fmt: skip
 
 
 def make_demo(path: Path, spec: DemoSpec, jobs: int | None, reporter: Reporter) -> Path:

@@ -28,12 +28,15 @@ class Rollout:
     path: Path
     frames: np.ndarray
     steps: int
-    score: np.ndarray
+    score: np.ndarray | None
+    """The running score before each step; None when the file records none."""
     ep_rewards: np.ndarray
     actions: np.ndarray | None
     action_names: list[str] | None
     rewards: np.ndarray | None = None
     observations: np.ndarray | None = None
+    action_values: list | None = None
+    """Continuous actions (one list of floats per step), where `actions` cannot say them."""
 
 
 def as_arrays(rec: dict[str, list], returns: list[float], names: list[str]) -> dict:

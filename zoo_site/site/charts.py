@@ -165,6 +165,11 @@ def _score(entry: dict) -> float:
     return sum(returns) / len(returns) if returns else entry["score"]
 
 
+def _scored(entry: dict) -> bool:
+    """Whether the entry has a score to draw (episode files record none)."""
+    return bool(entry["episode_returns"]) or entry["score"] is not None
+
+
 def progress_chart(game: str, algo: dict, entries: list[dict], tag_labels: dict) -> Markup | None:
     """One algo's score over training on one game: for each run with at least two
     checkpoints whose training step is known, a line through each checkpoint's mean episode
@@ -172,7 +177,7 @@ def progress_chart(game: str, algo: dict, entries: list[dict], tag_labels: dict)
     linked to its video. None when no run has two such checkpoints."""
     runs: dict[int, list[dict]] = defaultdict(list)
     for e in entries:
-        if e["algo"] == algo["id"] and e.get("training_step") is not None:
+        if e["algo"] == algo["id"] and e.get("training_step") is not None and _scored(e):
             runs[e["run"]].append(e)
     lines = [(run, sorted(runs[run], key=lambda e: e["training_step"]))
              for run in sorted(runs) if len(runs[run]) >= 2]  # fmt: skip

@@ -11,12 +11,13 @@ from pathlib import Path
 
 from zoo_site.errors import Problem, ZooNotFound
 from zoo_site.games import canonical_game
-from zoo_site.sources.base import Catalog, Entry, Source
+from zoo_site.sources.base import NO_SETTINGS, Catalog, Entry, Source, SourceSettings
 
 #: Source name -> its module, in detection order (the first that recognises a folder wins).
 SOURCES = {
     "atari-agents": "zoo_site.sources.atari_agents",
     "dopamine": "zoo_site.sources.dopamine",
+    "episodes": "zoo_site.sources.episodes",
     "atari-model-zoo": "zoo_site.sources.zoo_layout",
 }
 
@@ -35,7 +36,7 @@ def detect(zoo: Path) -> Source:
     return source("atari-model-zoo")
 
 
-def read_catalog(zoo: Path, kind: str = "") -> Catalog:
+def read_catalog(zoo: Path, kind: str = "", settings: SourceSettings = NO_SETTINGS) -> Catalog:
     """Every entry of the zoo folder and every problem, by the source that fits it (or the
     one named by `kind`); game names made canonical (see zoo_site.games)."""
     zoo = Path(zoo)
@@ -43,7 +44,7 @@ def read_catalog(zoo: Path, kind: str = "") -> Catalog:
         raise ZooNotFound(
             f"{zoo}: no such zoo folder (give one with --zoo, or omit it for the demo)"
         )
-    catalog = (source(kind) if kind else detect(zoo)).read(zoo)
+    catalog = (source(kind) if kind else detect(zoo)).read(zoo, settings)
     catalog.entries = [_canonical(e) for e in catalog.entries]
     return catalog
 
@@ -60,6 +61,7 @@ class ZooSpec:
     path: Path
     kind: str = ""
     rename: dict[str, str] = field(default_factory=dict)
+    settings: SourceSettings = NO_SETTINGS
 
 
 def read_zoos(zoos: list[ZooSpec]) -> Catalog:
@@ -68,7 +70,7 @@ def read_zoos(zoos: list[ZooSpec]) -> Catalog:
     merged = Catalog(zoo=zoos[0].path)
     seen: dict[str, Entry] = {}
     for spec in zoos:
-        catalog = read_catalog(spec.path, spec.kind)
+        catalog = read_catalog(spec.path, spec.kind, spec.settings)
         merged.problems.extend(catalog.problems)
         for entry in catalog.entries:
             if entry.algo in spec.rename:

@@ -17,7 +17,7 @@ from pathlib import Path
 from zoo_site.errors import Problem
 from zoo_site.names import check_name
 from zoo_site.rollouts.protocols import ATARI_AGENTS_CLASSIC, ATARI_AGENTS_MODERN, PlayProtocol
-from zoo_site.sources.base import Catalog, Entry, ModelRef
+from zoo_site.sources.base import NO_SETTINGS, Catalog, Entry, ModelRef, SourceSettings
 
 _ALGO_DIR = re.compile(
     r"(?P<algo>[A-Za-z0-9-]+?)_(?P<protocol>modern|classic)(?:_(?P<variant>[A-Za-z0-9_-]+))?"
@@ -35,7 +35,16 @@ class AtariAgents:
     def detect(self, folder: Path) -> bool:
         return bool(_algo_dirs(_root(folder)))
 
-    def read(self, folder: Path) -> Catalog:
+    def is_zoo_file(self, parts: list[str]) -> bool:
+        """``[models/]<ALGO>_<protocol>/<Game>/<seed>/<name>.gz``."""
+        parts = parts[1:] if parts[:1] == ["models"] else parts
+        return len(parts) == 4 and self.is_zoo_folder(parts[:3]) and parts[3].endswith(".gz")
+
+    def is_zoo_folder(self, parts: list[str]) -> bool:
+        parts = parts[1:] if parts[:1] == ["models"] else parts
+        return len(parts) <= 3 and (not parts or bool(_ALGO_DIR.fullmatch(parts[0])))
+
+    def read(self, folder: Path, settings: SourceSettings = NO_SETTINGS) -> Catalog:
         catalog = Catalog(zoo=folder)
         root = _root(folder)
         for algo_dir in _algo_dirs(root):

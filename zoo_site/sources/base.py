@@ -36,6 +36,20 @@ class ModelRef:
 
 
 @dataclass(frozen=True)
+class SourceSettings:
+    """What a zoo's files cannot say about themselves, from zoo-site.toml ([episodes], or a
+    [[sources]] table): episode recordings do not name their game or agent."""
+
+    algo: str = ""
+    game: str = ""
+    label: str = ""
+    tag: str = ""
+
+
+NO_SETTINGS = SourceSettings()
+
+
+@dataclass(frozen=True)
 class Entry:
     """One agent snapshot, keyed by (algo, game, run, tag)."""
 
@@ -47,6 +61,8 @@ class Entry:
     """The source's name (a key of zoo_site.sources.SOURCES)."""
     model: ModelRef | None = None
     rollout: Path | None = None
+    rollout_format: str = "zoo"
+    """"zoo": the Atari Model Zoo's rollout npz; "episode": an episode file (obs, action)."""
     protocol: PlayProtocol | None = None
     """How to play the model where there is no rollout (the source's own protocol)."""
     algo_label: str = ""
@@ -109,6 +125,16 @@ class Source(Protocol):
         """Whether `folder` looks like this source's layout (cheap: a few stat calls)."""
         ...
 
-    def read(self, folder: Path) -> Catalog:
-        """Every valid entry and every problem, each naming its file."""
+    def read(self, folder: Path, settings: SourceSettings = NO_SETTINGS) -> Catalog:
+        """Every valid entry and every problem, each naming its file; `settings` says what
+        the files cannot (most sources need nothing)."""
+        ...
+
+    def is_zoo_file(self, parts: list[str]) -> bool:
+        """Whether the file at these path components (inside the zoo) is one this source
+        reads: what `zoo-site index` lists and a remote zoo's mirror downloads."""
+        ...
+
+    def is_zoo_folder(self, parts: list[str]) -> bool:
+        """Whether the folder at these components may hold such files (walks stop elsewhere)."""
         ...

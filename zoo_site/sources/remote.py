@@ -41,7 +41,7 @@ from zoo_site import __version__
 from zoo_site.demo import MARKER
 from zoo_site.errors import ZooNotFound, ZooSiteError
 from zoo_site.fsutil import atomic_path, write_json
-from zoo_site.sources.zoo_layout import _CKPT_FILE, _GAME_DIR, _MEDIA_FILE
+from zoo_site.sources.base import Source
 
 INDEX_NAME = "zoo-index.json"
 #: The mirror's own bookkeeping, inside the mirror (the catalog skips dot folders).
@@ -92,45 +92,44 @@ def _safe_component(name: str) -> bool:
 
 
 def is_zoo_file(rel: str) -> bool:
-    """True when `rel` (a '/'-separated path inside a zoo) is a file the catalog reads:
-    ``zoo-site.toml`` and the demo marker at the top, ``<algo>/<Game>NoFrameskip-v4/model…``
-    (``.pb`` or ``.npz``, including misnamed ones the catalog reports) and
-    ``<algo>/checkpoints/<Game>NoFrameskip-v4_<run>[_log].json``."""
-    parts = rel.split("/")
-    if len(parts) == 1:
-        return parts[0] in _ROOT_FILES
-    if len(parts) != 3 or not all(_safe_component(p) for p in parts):
-        return False
-    _algo, folder, name = parts
-    if folder == "checkpoints":
-        return _CKPT_FILE.fullmatch(name) is not None
-    if not _GAME_DIR.fullmatch(folder) or not name.startswith("model"):
-        return False
-    return _MEDIA_FILE.fullmatch(name) is not None or name.endswith((".pb", ".npz"))
-
-
-def _is_zoo_folder(rel: str) -> bool:
-    """True when the folder `rel` ('a' or 'a/b', no slashes around) may hold zoo files."""
+    """True when `rel` (a '/'-separated path inside a zoo) is a file some source reads:
+    ``zoo-site.toml`` and the demo marker at the top, else whatever a source's
+    `is_zoo_file` accepts (each source knows its own layout)."""
+    if rel in _ROOT_FILES:
+        return True
     parts = rel.split("/")
     if not all(_safe_component(p) for p in parts):
         return False
-    if len(parts) == 1:
-        return True
-    return len(parts) == 2 and (parts[1] == "checkpoints" or bool(_GAME_DIR.fullmatch(parts[1])))
+    return any(src.is_zoo_file(parts) for src in _sources())
+
+
+def _is_zoo_folder(rel: str) -> bool:
+    """True when the folder `rel` ('a' or 'a/b/…', no slashes around) may hold zoo files."""
+    parts = rel.split("/")
+    if not all(_safe_component(p) for p in parts):
+        return False
+    return any(src.is_zoo_folder(parts) for src in _sources())
+
+
+def _sources() -> list[Source]:
+    from zoo_site.sources import SOURCES, source
+
+    return [source(name) for name in SOURCES]
 
 
 def _local_zoo_files(zoo: Path) -> list[str]:
+    """Every file of the zoo folder that a source reads, walking only folders that may
+    hold some."""
     found = [name for name in sorted(_ROOT_FILES) if (zoo / name).is_file()]
-    for algo in sorted(p for p in zoo.iterdir() if p.is_dir()):
-        if not _is_zoo_folder(algo.name):
-            continue
-        for folder in sorted(p for p in algo.iterdir() if p.is_dir()):
-            if not _is_zoo_folder(f"{algo.name}/{folder.name}"):
-                continue
-            for path in sorted(folder.iterdir()):
-                rel = f"{algo.name}/{folder.name}/{path.name}"
-                if path.is_file() and is_zoo_file(rel):
-                    found.append(rel)
+    folders = [""]
+    while folders:
+        folder = folders.pop()
+        for path in sorted((zoo / folder).iterdir()):
+            rel = f"{folder}/{path.name}" if folder else path.name
+            if path.is_dir() and _is_zoo_folder(rel):
+                folders.append(rel)
+            elif path.is_file() and "/" in rel and is_zoo_file(rel):
+                found.append(rel)
     return sorted(found)
 
 

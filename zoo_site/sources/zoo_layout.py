@@ -16,7 +16,7 @@ from pathlib import Path
 from zoo_site.errors import Problem, ZooNotFound
 from zoo_site.names import check_name
 from zoo_site.rollouts.protocols import DOPAMINE, ZOO_TF, ZOO_TF_SAMPLED, PlayProtocol
-from zoo_site.sources.base import ENV_SUFFIX, Catalog, Entry, ModelRef
+from zoo_site.sources.base import ENV_SUFFIX, NO_SETTINGS, Catalog, Entry, ModelRef, SourceSettings
 
 #: An untagged file (model1.pb) is the run's final snapshot, as in Dopamine's release.
 UNTAGGED = "final"
@@ -76,8 +76,28 @@ class ZooLayout:
     def detect(self, folder: Path) -> bool:
         return any(p.is_dir() and _GAME_DIR.fullmatch(p.name) for p in _subdirs_of_subdirs(folder))
 
-    def read(self, folder: Path) -> Catalog:
+    def read(self, folder: Path, settings: SourceSettings = NO_SETTINGS) -> Catalog:
         return read_catalog(folder)
+
+    def is_zoo_file(self, parts: list[str]) -> bool:
+        """``<algo>/<Game>NoFrameskip-v4/model…`` (``.pb`` or ``.npz``, misnamed ones
+        included: the catalog reports them) and
+        ``<algo>/checkpoints/<Game>NoFrameskip-v4_<run>[_log].json``."""
+        if len(parts) != 3:
+            return False
+        _algo, folder, name = parts
+        if folder == "checkpoints":
+            return _CKPT_FILE.fullmatch(name) is not None
+        if not _GAME_DIR.fullmatch(folder) or not name.startswith("model"):
+            return False
+        return _MEDIA_FILE.fullmatch(name) is not None or name.endswith((".pb", ".npz"))
+
+    def is_zoo_folder(self, parts: list[str]) -> bool:
+        if len(parts) == 1:
+            return True
+        return len(parts) == 2 and (
+            parts[1] == "checkpoints" or bool(_GAME_DIR.fullmatch(parts[1]))
+        )
 
 
 def _subdirs_of_subdirs(folder: Path) -> list[Path]:
