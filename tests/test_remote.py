@@ -483,3 +483,25 @@ def test_an_atari_agents_zoo_is_indexed_and_mirrored(tmp_path, http_zoo, listing
         "DQN_modern/Pong/0/50000000",
     ]
     assert [Path(p.path).name for p in catalog.problems] == ["model_final.gz"]
+
+
+@pytest.mark.parametrize(
+    "files, junk",
+    [
+        (  # Dopamine's release: the index and data shards; never the .meta graph
+            ["dqn/Pong/1/tf_ckpt-199.index", "dqn/Pong/1/tf_ckpt-199.data-00000-of-00001",
+             "rainbow/Pong/2/checkpoints/tf_ckpt-3.index"],
+            ["dqn/Pong/1/tf_ckpt-199.meta", "dqn/Pong/1/notes.txt", "dqn/Pong/x/tf_ckpt-1.index"],
+        ),
+        (  # episode files, with the config that says their game
+            ["zoo-site.toml", "record/1.npz", "record/2.npz"],
+            ["record/readme.txt", "record/sub/3.npz", "other/4.npz"],
+        ),
+    ],
+)  # fmt: skip
+def test_every_source_kind_is_indexed(tmp_path, files, junk):
+    for rel in [*files, *junk]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(rel.encode())
+    indexed = [f["path"] for f in json.loads(write_zoo_index(tmp_path).read_text())["files"]]
+    assert indexed == sorted(files)
