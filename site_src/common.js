@@ -144,7 +144,6 @@ window.Zoo = (function () {
     return `${formatNumber(step)} agent steps`;
   }
 
-  /* entry.json's `files`: the zoo files an entry came from, as one line of text. */
   /* A score, or what to say when the rollout recorded none (episode files). */
   function scoreText(score) {
     return score === null || score === undefined ? "not recorded" : formatNumber(score);
@@ -159,6 +158,7 @@ window.Zoo = (function () {
     return "No activations for this agent.";
   }
 
+  /* entry.json's `files`: the zoo files an entry came from, as one line of text. */
   function filesText(files) {
     if (!files) return "not recorded";
     const parts = [];

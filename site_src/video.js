@@ -15,7 +15,7 @@
     $("fact-id").textContent = entry.id;
     $("fact-frames").textContent = String(entry.frames);
     $("fact-fps").textContent = Zoo.formatNumber(entry.fps);
-    $("fact-returns").textContent = returns || "no episode completed";
+    $("fact-returns").textContent = returns || (entry.score === null ? "not recorded" : "no episode completed");
     $("fact-score").textContent = Zoo.scoreText(entry.score);
     $("fact-source").textContent = entry.source || "–";
     $("fact-protocol-box").hidden = !entry.protocol;

@@ -4,7 +4,8 @@
 The rule: drop an `ALE/` prefix and a gym suffix (`NoFrameskip-v4`, `Deterministic-v4`,
 `-v0` … `-v5`, and those combined), then compare without case, `_` and `-` against the
 games ale-py ships; a match is named in CamelCase from ale-py's id (`montezuma_revenge` ->
-`MontezumaRevenge`). A name that matches no game is kept as it was given.
+`MontezumaRevenge`). A name that matches no game is kept as given, less the prefix and
+suffix (`CarRacing-v0` -> `CarRacing`).
 """
 
 from __future__ import annotations

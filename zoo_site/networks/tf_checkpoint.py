@@ -37,13 +37,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from zoo_site.errors import EntryError
-from zoo_site.networks.base import OBS_SHAPE, LayerSpec, ObsSpec, OutputSpec
-from zoo_site.networks.nature_cnn import Conv, Dense, NatureCNN, NatureCNNWeights
+from zoo_site.networks.base import LayerSpec, ObsSpec
+from zoo_site.networks.nature_cnn import Conv, Dense, NatureCNNWeights
+from zoo_site.networks.uint8_cnn import UInt8NatureCNN
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo_site.sources.base import ModelRef
@@ -284,93 +285,21 @@ def nature_weights(
     return NatureCNNWeights(convs, fc, head, padding="SAME")
 
 
-class DopamineNetwork:
+class DopamineNetwork(UInt8NatureCNN):
     """A Dopamine agent's online network in numpy; see the module docstring."""
 
     obs = OBS
     layers = LAYERS
 
-    def __init__(
-        self,
-        weights: NatureCNNWeights,
-        actions: int,
-        support: np.ndarray | None,
-        family: str,
-        path: Path,
-    ):
-        self.path = path
-        self.actions = actions
-        self.support = support
-        self._family = FAMILIES.get(family, family or ("C51" if support is not None else "DQN"))
-        self._cnn = NatureCNN(weights, OBS_SHAPE)
-        if support is None:
-            self._output = OutputSpec("q_values", actions, "Q-values")
-        else:
-            self._output = OutputSpec(
-                "distribution",
-                actions,
-                f"expected return ({self._family})",
-                support=tuple(float(s) for s in support),
-            )
-
-    @property
-    def family(self) -> str:
-        return self._family
-
-    @property
-    def output(self) -> OutputSpec:
-        return self._output
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """Every name `run` answers to, in order."""
-        extra = ("distribution",) if self.support is not None else ()
-        return tuple(spec.name for spec in LAYERS) + extra
-
-    def run(
-        self, observations: np.ndarray, layers: Sequence[str] | None = None
-    ) -> dict[str, np.ndarray]:
-        """Canonical observations (N, 84, 84, 4) in [0, 1] -> the named layers (all when
-        None), float32, computed only as far as the deepest one asked for."""
-        names = self.names if layers is None else tuple(layers)
-        unknown = [n for n in names if n not in self.names]
-        if unknown:
-            raise KeyError(
-                f"{self.path}: no layer {', '.join(unknown)} (layers: {', '.join(self.names)})"
-            )
-        deepest = max((self.names.index(n) for n in names), default=-1)
-        if deepest < 0:
-            return {}
-        upto = "head" if deepest >= self.names.index("output") else self.names[deepest]
-        acts: dict[str, Any] = self._cnn.forward(self._input(observations), upto)
-        if "head" in acts:
-            acts["output"], dist = self._values(acts.pop("head"))
-            if dist is not None:
-                acts["distribution"] = dist
-        return {name: acts[name] for name in names}
-
-    def _input(self, observations: np.ndarray) -> np.ndarray:
-        """What `state_ph` is fed, then `tf.div(tf.cast(state, tf.float32), 255.)`: the
-        uint8 stack (canonical values rounded back to bytes) divided by 255, NHWC."""
-        obs = np.asarray(observations)
-        if obs.ndim != 4 or obs.shape[1:] != OBS_SHAPE:
-            raise EntryError(self.path, f"observations must be (N, 84, 84, 4), got {obs.shape}")
-        x = np.multiply(obs, np.float32(255), dtype=np.float32)
-        np.rint(x, out=x)
-        np.clip(x, 0, 255, out=x)
-        x /= np.float32(255)
-        return x
-
-    def _values(self, head: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """The head's output -> (values acted on, the probabilities or None): logits
-        reshaped (actions, atoms), softmax over the atoms, sum of probabilities x support."""
-        if self.support is None:
-            return head, None
-        logits = head.reshape(len(head), self.actions, len(self.support))
-        logits = logits - logits.max(axis=2, keepdims=True)
-        probs = np.exp(logits)
-        probs /= probs.sum(axis=2, keepdims=True)
-        return (probs * self.support).sum(axis=2, dtype=np.float32), probs
+    def __init__(self, weights: NatureCNNWeights, actions: int, support: np.ndarray | None,
+                 family: str, path: Path):  # fmt: skip
+        super().__init__(
+            weights,
+            actions,
+            support,
+            FAMILIES.get(family, family or ("C51" if support is not None else "DQN")),
+            path,
+        )
 
 
 def load(ref: ModelRef, *, actions: int | None = None) -> DopamineNetwork:

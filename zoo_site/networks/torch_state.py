@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,15 +27,15 @@ import numpy as np
 
 from zoo_site.errors import EntryError
 from zoo_site.networks import safe_pickle
-from zoo_site.networks.base import OBS_SHAPE, LayerSpec, ObsSpec, OutputSpec
+from zoo_site.networks.base import LayerSpec, ObsSpec
 from zoo_site.networks.nature_cnn import (
     Conv,
     Dense,
-    NatureCNN,
     NatureCNNWeights,
     dense_from_chw,
     from_oihw,
 )
+from zoo_site.networks.uint8_cnn import UInt8NatureCNN
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo_site.sources.base import ModelRef
@@ -206,91 +206,17 @@ def nature_weights(state: Mapping[str, Any], outputs: int, path: Path) -> Nature
     )
 
 
-class AtariAgentsNetwork:
+class AtariAgentsNetwork(UInt8NatureCNN):
     """atari-agents' AtariNet in numpy; see the module docstring for its layers."""
 
     obs = OBS
     layers = LAYERS
 
-    def __init__(
-        self,
-        weights: NatureCNNWeights,
-        actions: int,
-        support: np.ndarray | None,
-        family: str,
-        path: Path,
-    ):
-        self.path = path
-        self.actions = actions
-        self.support = support
-        self._family = "C51" if support is not None else (family or "DQN")
-        self._cnn = NatureCNN(weights, OBS_SHAPE)
-        if support is None:
-            self._output = OutputSpec("q_values", actions, "Q-values")
-        else:
-            self._output = OutputSpec(
-                "distribution",
-                actions,
-                "expected return (C51)",
-                support=tuple(float(s) for s in support),
-            )
-
-    @property
-    def family(self) -> str:
-        return self._family
-
-    @property
-    def output(self) -> OutputSpec:
-        return self._output
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """Every name `run` answers to, in order."""
-        extra = ("distribution",) if self.support is not None else ()
-        return tuple(spec.name for spec in LAYERS) + extra
-
-    def run(
-        self, observations: np.ndarray, layers: Sequence[str] | None = None
-    ) -> dict[str, np.ndarray]:
-        """Canonical observations (N, 84, 84, 4) in [0, 1] -> the named layers (all when
-        None), float32, computed only as far as the deepest one asked for."""
-        names = self.names if layers is None else tuple(layers)
-        unknown = [n for n in names if n not in self.names]
-        if unknown:
-            raise KeyError(
-                f"{self.path}: no layer {', '.join(unknown)} (layers: {', '.join(self.names)})"
-            )
-        deepest = max((self.names.index(n) for n in names), default=-1)
-        if deepest < 0:
-            return {}
-        upto = "head" if deepest >= self.names.index("output") else self.names[deepest]
-        acts = self._cnn.forward(self._input(observations), upto)
-        if "head" in acts:
-            acts["output"], dist = self._values(acts.pop("head"))
-            if dist is not None:
-                acts["distribution"] = dist
-        return {name: acts[name] for name in names}
-
-    def _input(self, observations: np.ndarray) -> np.ndarray:
-        """What AtariNet sees, kept NHWC: the uint8 stack (rounded) divided by 255."""
-        obs = np.asarray(observations)
-        if obs.ndim != 4 or obs.shape[1:] != OBS_SHAPE:
-            raise EntryError(self.path, f"observations must be (N, 84, 84, 4), got {obs.shape}")
-        x = np.multiply(obs, np.float32(255), dtype=np.float32)
-        np.rint(x, out=x)
-        np.clip(x, 0, 255, out=x)
-        x /= np.float32(255)
-        return x
-
-    def _values(self, head: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """The head's output -> (values acted on, C51 probabilities or None)."""
-        if self.support is None:
-            return head, None
-        logits = head.reshape(len(head), self.actions, len(self.support))
-        logits = logits - logits.max(axis=2, keepdims=True)
-        probs = np.exp(logits)
-        probs /= probs.sum(axis=2, keepdims=True)
-        return (probs * self.support).sum(axis=2), probs
+    def __init__(self, weights: NatureCNNWeights, actions: int, support: np.ndarray | None,
+                 family: str, path: Path):  # fmt: skip
+        super().__init__(
+            weights, actions, support, "C51" if support is not None else (family or "DQN"), path
+        )
 
 
 def load(ref: ModelRef, *, actions: int | None = None) -> AtariAgentsNetwork:

@@ -86,7 +86,7 @@ def load(path: Path, observations: bool = True) -> Rollout:
         if bad:
             detail = ", ".join(f"{k} has {m}" for k, m in sorted(bad.items()))
             raise EntryError(path, f"frames has {n} steps but {detail}")
-        score = _read(npz, path, "score") if "score" in npz.files else np.zeros(n, np.float32)
+        score = _read(npz, path, "score") if "score" in npz.files else None
         ep = _read(npz, path, "ep_rewards") if "ep_rewards" in npz.files else np.zeros(0)
         actions = _read(npz, path, "actions") if "actions" in npz.files else None
         names = (
@@ -99,7 +99,8 @@ def load(path: Path, observations: bool = True) -> Rollout:
         for key in set(npz.files) - {"frames", "observations", "score", "ep_rewards",
                                      "actions", "action_names", "rewards"}:  # fmt: skip
             _read(npz, path, key)  # ram, representation, ...: checked, not kept
-    return Rollout(path, frames, n, np.asarray(score, np.float64).reshape(n),
+    score = None if score is None else np.asarray(score, np.float64).reshape(n)
+    return Rollout(path, frames, n, score,
                    np.asarray(ep, np.float64).reshape(-1), actions, names, rewards,
                    obs)  # fmt: skip
 

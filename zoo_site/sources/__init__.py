@@ -17,8 +17,8 @@ from zoo_site.sources.base import NO_SETTINGS, Catalog, Entry, Source, SourceSet
 SOURCES = {
     "atari-agents": "zoo_site.sources.atari_agents",
     "dopamine": "zoo_site.sources.dopamine",
-    "episodes": "zoo_site.sources.episodes",
     "atari-model-zoo": "zoo_site.sources.zoo_layout",
+    "episodes": "zoo_site.sources.episodes",
 }
 
 

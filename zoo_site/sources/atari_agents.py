@@ -17,7 +17,15 @@ from pathlib import Path
 from zoo_site.errors import Problem
 from zoo_site.names import check_name
 from zoo_site.rollouts.protocols import ATARI_AGENTS_CLASSIC, ATARI_AGENTS_MODERN, PlayProtocol
-from zoo_site.sources.base import NO_SETTINGS, Catalog, Entry, ModelRef, SourceSettings
+from zoo_site.sources.base import (
+    NO_SETTINGS,
+    Catalog,
+    Entry,
+    ModelRef,
+    SourceSettings,
+    known_game,
+    subdirs,
+)
 
 _ALGO_DIR = re.compile(
     r"(?P<algo>[A-Za-z0-9-]+?)_(?P<protocol>modern|classic)(?:_(?P<variant>[A-Za-z0-9_-]+))?"
@@ -61,16 +69,9 @@ def _root(folder: Path) -> Path:
     return models if models.is_dir() else folder
 
 
-def _subdirs(folder: Path) -> list[Path]:
-    try:
-        return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    except OSError:
-        return []
-
-
 def _algo_dirs(root: Path) -> list[Path]:
     """Folders named like DQN_modern that hold game folders."""
-    return [d for d in _subdirs(root) if _ALGO_DIR.fullmatch(d.name) and _subdirs(d)]
+    return [d for d in subdirs(root) if _ALGO_DIR.fullmatch(d.name) and subdirs(d)]
 
 
 def family(algo_dir_name: str) -> str:
@@ -109,32 +110,16 @@ def _read_algo(algo_dir: Path, zoo: Path, problems: list[Problem]) -> list[Entry
     if why:
         problems.append(Problem(str(algo_dir), f"algorithm folder name {why}; skipped"))
         return entries
-    for game_dir in _subdirs(algo_dir):
-        if not _known_game(game_dir, problems):
+    for game_dir in subdirs(algo_dir):
+        if not known_game(game_dir, problems):
             continue
-        for seed_dir in _subdirs(game_dir):
+        for seed_dir in subdirs(game_dir):
             if not seed_dir.name.isdigit():
                 problems.append(Problem(str(seed_dir), "not a seed folder (expected a number); "
                                         "skipped", level="warning"))  # fmt: skip
                 continue
             entries.extend(_read_run(algo_dir.name, game_dir.name, seed_dir, zoo, problems))
     return entries
-
-
-def _known_game(game_dir: Path, problems: list[Problem]) -> bool:
-    why = check_name(game_dir.name)
-    if why:
-        problems.append(Problem(str(game_dir), f"game folder name {why}; skipped"))
-        return False
-    from zoo_site.rollouts.ale import rom_path
-
-    try:
-        rom_path(game_dir.name)
-    except ValueError as exc:
-        hint = "the folder must be the ALE game's name, e.g. SpaceInvaders"
-        problems.append(Problem(str(game_dir), f"{exc}; its checkpoints were skipped ({hint})"))
-        return False
-    return True
 
 
 def _read_run(algo: str, game: str, seed_dir: Path, zoo: Path,

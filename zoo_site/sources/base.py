@@ -138,3 +138,30 @@ class Source(Protocol):
     def is_zoo_folder(self, parts: list[str]) -> bool:
         """Whether the folder at these components may hold such files (walks stop elsewhere)."""
         ...
+
+
+def subdirs(folder: Path) -> list[Path]:
+    """The folder's visible subfolders, sorted (none if it cannot be listed)."""
+    try:
+        return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except OSError:
+        return []
+
+
+def known_game(game_dir: Path, problems: list[Problem]) -> bool:
+    """Whether a game folder names a game ale-py ships; if not, a problem naming it."""
+    from zoo_site.names import check_name
+
+    why = check_name(game_dir.name)
+    if why:
+        problems.append(Problem(str(game_dir), f"game folder name {why}; skipped"))
+        return False
+    from zoo_site.rollouts.ale import rom_path
+
+    try:
+        rom_path(game_dir.name)
+    except ValueError as exc:
+        hint = "the folder must be the ALE game's name, e.g. SpaceInvaders"
+        problems.append(Problem(str(game_dir), f"{exc}; its checkpoints were skipped ({hint})"))
+        return False
+    return True

@@ -31,7 +31,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from zoo_site.errors import Problem
-from zoo_site.names import check_name
 from zoo_site.rollouts.protocols import DOPAMINE
 from zoo_site.sources.base import (
     ENV_SUFFIX,
@@ -40,6 +39,8 @@ from zoo_site.sources.base import (
     Entry,
     ModelRef,
     SourceSettings,
+    known_game,
+    subdirs,
 )
 
 #: Agent folder -> its label.
@@ -72,21 +73,21 @@ class Dopamine:
         root = _root(folder)
         return any(
             _has_index(run)
-            for agent in _subdirs(root)
+            for agent in subdirs(root)
             if agent.name in AGENTS
-            for game in _subdirs(agent)
+            for game in subdirs(agent)
             if not game.name.endswith(ENV_SUFFIX)
-            for run in _subdirs(game)
+            for run in subdirs(game)
         )
 
     def read(self, folder: Path, settings: SourceSettings = NO_SETTINGS) -> Catalog:
         """Every checkpoint with its .index (the files say everything: `settings` unused)."""
         catalog = Catalog(zoo=folder)
         root = _root(folder)
-        for agent_dir in _subdirs(root):
+        for agent_dir in subdirs(root):
             if agent_dir.name in AGENTS:
                 catalog.entries.extend(_read_agent(agent_dir, folder, catalog.problems))
-            elif any(_has_index(run) for game in _subdirs(agent_dir) for run in _subdirs(game)):
+            elif any(_has_index(run) for game in subdirs(agent_dir) for run in subdirs(game)):
                 known = ", ".join(AGENTS)
                 catalog.problems.append(Problem(
                     str(agent_dir), f"not one of Dopamine's agent folders ({known}); skipped",
@@ -134,13 +135,6 @@ def _root(folder: Path) -> Path:
     return release if release.is_dir() else folder
 
 
-def _subdirs(folder: Path) -> list[Path]:
-    try:
-        return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    except OSError:
-        return []
-
-
 def _checkpoint_dirs(run_dir: Path) -> list[Path]:
     """The run folder, and its checkpoints/ folder where a Runner wrote there."""
     nested = run_dir / CHECKPOINT_DIR
@@ -162,10 +156,10 @@ def _files(folder: Path) -> Iterator[Path]:
 
 def _read_agent(agent_dir: Path, zoo: Path, problems: list[Problem]) -> list[Entry]:
     entries: list[Entry] = []
-    for game_dir in _subdirs(agent_dir):
+    for game_dir in subdirs(agent_dir):
         if not _known_game(game_dir, problems):
             continue
-        for run_dir in _subdirs(game_dir):
+        for run_dir in subdirs(game_dir):
             if not (run_dir.name.isascii() and run_dir.name.isdigit()):
                 problems.append(Problem(str(run_dir), "not a run folder (expected a number); "
                                         "skipped", level="warning"))  # fmt: skip
@@ -179,19 +173,7 @@ def _known_game(game_dir: Path, problems: list[Problem]) -> bool:
         layout = "the Atari Model Zoo's layout, not Dopamine's; skipped (give it as its own zoo)"
         problems.append(Problem(str(game_dir), layout, level="warning"))
         return False
-    why = check_name(game_dir.name)
-    if why:
-        problems.append(Problem(str(game_dir), f"game folder name {why}; skipped"))
-        return False
-    from zoo_site.rollouts.ale import rom_path
-
-    try:
-        rom_path(game_dir.name)
-    except ValueError as exc:
-        hint = "the folder must be the ALE game's name, e.g. SpaceInvaders"
-        problems.append(Problem(str(game_dir), f"{exc}; its checkpoints were skipped ({hint})"))
-        return False
-    return True
+    return known_game(game_dir, problems)
 
 
 def _read_run(agent: str, game: str, run_dir: Path, zoo: Path,

@@ -86,7 +86,9 @@ def _settings_problem(settings: SourceSettings) -> str | None:
         return ("episode files do not say which game or agent made them: set algo and game "
                 "under [episodes] in the zoo-site.toml beside them (or in a [[sources]] "
                 "table); see docs/sources.md")  # fmt: skip
-    for what, value in (("algo", settings.algo), ("tag", settings.tag or DEFAULT_TAG)):
+    names = (("algo", settings.algo), ("game", canonical_game(settings.game)),
+             ("tag", settings.tag or DEFAULT_TAG))  # fmt: skip
+    for what, value in names:
         why = check_name(value)
         if why:
             return f"[episodes] {what} {why}"

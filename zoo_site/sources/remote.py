@@ -120,7 +120,7 @@ def _sources() -> list[Source]:
 def _local_zoo_files(zoo: Path) -> list[str]:
     """Every file of the zoo folder that a source reads, walking only folders that may
     hold some."""
-    found = [name for name in sorted(_ROOT_FILES) if (zoo / name).is_file()]
+    found = {name for name in _ROOT_FILES if (zoo / name).is_file()}
     folders = [""]
     while folders:
         folder = folders.pop()
@@ -128,8 +128,8 @@ def _local_zoo_files(zoo: Path) -> list[str]:
             rel = f"{folder}/{path.name}" if folder else path.name
             if path.is_dir() and _is_zoo_folder(rel):
                 folders.append(rel)
-            elif path.is_file() and "/" in rel and is_zoo_file(rel):
-                found.append(rel)
+            elif path.is_file() and rel != INDEX_NAME and is_zoo_file(rel):
+                found.add(rel)
     return sorted(found)
 
 
