@@ -494,7 +494,7 @@ def test_an_atari_agents_zoo_is_indexed_and_mirrored(tmp_path, http_zoo, listing
             ["dqn/Pong/1/tf_ckpt-199.meta", "dqn/Pong/1/notes.txt", "dqn/Pong/x/tf_ckpt-1.index"],
         ),
         (  # episode files, with the config that says their game
-            ["zoo-site.toml", "record/1.npz", "record/2.npz"],
+            ["zoo-site.toml", "record/1.npz", "record/2.npz", "0.npz"],
             ["record/readme.txt", "record/sub/3.npz", "other/4.npz"],
         ),
     ],

@@ -15,7 +15,7 @@ from zoo_site.cli import app
 from zoo_site.config import load_config
 from zoo_site.errors import ConfigError
 from zoo_site.games import canonical_game
-from zoo_site.sources import ZooSpec, read_zoos
+from zoo_site.sources import ZooSpec, detect, read_zoos
 
 
 def touch(root: Path, rel: str) -> Path:
@@ -118,3 +118,12 @@ def test_one_site_from_the_atari_model_zoo_and_atari_agents(tmp_path, demo_zoo):
     }
     index = (out / "index.html").read_text()
     assert index.count('id="game-Pong"') == 1
+
+
+def test_a_stray_npz_does_not_change_a_zoos_layout(tmp_path):
+    touch(tmp_path, "apex/PongNoFrameskip-v4/model1_final_rollout.npz")
+    touch(tmp_path, "scratch.npz")
+    assert detect(tmp_path).name == "atari-model-zoo"
+    only_npz = tmp_path / "wm"
+    touch(only_npz, "3.npz")
+    assert detect(only_npz).name == "episodes"
