@@ -9,11 +9,13 @@ fresh process:
 - no-op: the same `-j 2` build again, nothing changed: every entry reused.
 
 It prints the times, the ratios (targets: no-op / full <= 0.05, speed-up >= 1.7 on 2
-cores) and a projection for the original zoo (1,300 entries x 2,500 steps) on a 16-core
-machine, from the CPU seconds per entry-step of the 2-worker build and how busy it kept the cores.
+cores), the published site's bytes per entry-step (every file of the full build's site,
+divided by entries and steps) and a projection for the original zoo (1,300 entries x
+2,500 steps) on a 16-core machine, from the CPU seconds per entry-step of the 2-worker
+build and how busy it kept the cores.
 The last line is JSON.
 
-Run: python benchmarks/build.py [--steps 300] [--work DIR]
+Run: python benchmarks/build.py [--steps 300] [--work DIR] [--zoo DIR]
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=300, help="rollout steps (default 300)")
     parser.add_argument("--work", type=Path, default=Path(".zoo-site-cache/bench-build"))
+    parser.add_argument("--zoo", type=Path, help="a zoo to build instead of the demo zoo "
+                        "(e.g. a kept copy, to compare two versions on the same zoo)")  # fmt: skip
     return parser.parse_args()
 
 
@@ -66,6 +70,12 @@ def timed_build(zoo: Path, out: Path, cache: Path, jobs: int) -> tuple[float, st
     return seconds, summary
 
 
+def site_bytes(folder: Path) -> int:
+    """Bytes of every file of a built site, as published (a hard-linked file counts at
+    each of its paths, as an upload would send it)."""
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
 def fresh(folder: Path) -> Path:
     shutil.rmtree(folder, ignore_errors=True)
     return folder
@@ -73,11 +83,18 @@ def fresh(folder: Path) -> Path:
 
 def main() -> int:
     args = parse_args()
-    zoo, entries = demo_zoo(args.work, args.steps)
+    if args.zoo:
+        from zoo_site.sources import read_catalog
+
+        zoo, entries = args.zoo, len(read_catalog(args.zoo).entries)
+    else:
+        zoo, entries = demo_zoo(args.work, args.steps)
     runs = {}
     runs["one_worker"] = timed_build(zoo, fresh(args.work / "site1"), fresh(args.work / "c1"), 1)
     runs["full"] = timed_build(zoo, fresh(args.work / "site2"), fresh(args.work / "c2"), 2)
     runs["noop"] = timed_build(zoo, args.work / "site2", args.work / "c2", 2)
+    published = site_bytes(args.work / "site2")
+    per_entry_step = published / (entries * args.steps)
     for name, (seconds, summary) in runs.items():
         print(f"  {name:10s} {seconds:8.1f} s   {summary}")
     one, full, noop = runs["one_worker"][0], runs["full"][0], runs["noop"][0]
@@ -96,6 +113,8 @@ def main() -> int:
     print(f"  2 workers               {full:8.1f} s   speed-up = {speedup:.2f}  (target >= 1.7)")
     print(f"  cores kept busy: {BUSY[1]:.2f} with 1 worker, {BUSY[2]:.2f} with 2 "
           "(--jobs N keeps a build on N cores)")  # fmt: skip
+    print(f"  published site          {published / 1e6:8.2f} MB   "
+          f"{per_entry_step:.0f} bytes per entry-step")  # fmt: skip
     original = f"{ORIGINAL_ENTRIES} entries x {ORIGINAL_STEPS} steps"
     print(f"Projection: the original zoo ({original}) on {CORES} cores of this machine's "
           f"speed, {utilisation:.0%} busy: {projected / 3600:.1f} h "
@@ -110,6 +129,10 @@ def main() -> int:
         "entries": entries,
         "steps": args.steps,
         "projected_original_16_cores_h": round(projected / 3600, 2),
+        "cpu_ms_per_entry_step": round(cpu_per_entry_step * 1000, 2),
+        "load_average": round(os.getloadavg()[0], 2),
+        "site_bytes": published,
+        "site_bytes_per_entry_step": round(per_entry_step, 1),
         "cores_busy_1": round(BUSY[1], 2),
         "cores_busy_2": round(BUSY[2], 2),
     }

@@ -1,6 +1,8 @@
 /* zoo-site activation viewer: the atlas video (gameplay and every layer in one stream),
- * two zoom boxes (`state`, `state2` in the URL, as in the original zoo), the output layer
- * as live bars and each layer's activation strip with a cursor at the current step. */
+ * two zoom boxes (`state`, `state2` in the URL, as in the original zoo; without them, the
+ * gameplay and the first conv layer, as the original viewer opened), the output layer as
+ * live bars and each layer's activation strip with a cursor at the current step. Layers
+ * are cropped from the atlas by the regions in entry.json: no per-layer video is loaded. */
 "use strict";
 
 (function () {
@@ -10,7 +12,7 @@
   const overlay = $("overlay");
   const state = {
     manifest: null, entry: null, choice: null, details: null, outputs: null, player: null,
-    boxes: [null, null], next: 0, drag: null, bars: null, cursors: [],
+    boxes: [null, null], next: 0, drag: null, bars: null, cursors: [], shown: null,
   };
 
   /* ---- zoom boxes ---------------------------------------------------------------------- */
@@ -29,6 +31,10 @@
     return x1 - x0 >= 2 && y1 - y0 >= 2 ? { x: x0, y: y0, w: x1 - x0, h: y1 - y0 } : null;
   }
 
+  /* An atlas region {x, y, width, height} as a box, and whether a box is that region. */
+  const boxOf = (r) => ({ x: r.x, y: r.y, w: r.width, h: r.height });
+  const sameBox = (box, r) => r.x === box.x && r.y === box.y && r.width === box.w && r.height === box.h;
+
   function parseBox(text, atlas) {
     if (text === null) return null;
     try {
@@ -40,10 +46,27 @@
 
   function regionName(box) {
     const regions = state.details.activations.atlas.regions;
-    const hit = Object.entries(regions).find(
-      ([, r]) => r.x === box.x && r.y === box.y && r.width === box.w && r.height === box.h,
-    );
+    const hit = Object.entries(regions).find(([, r]) => sameBox(box, r));
     return hit ? hit[0] : `${box.w}×${box.h} at (${box.x}, ${box.y})`;
+  }
+
+  /* The boxes a page opens with when its URL has none: the gameplay and the first conv
+   * layer (else the first layer), from the atlas regions. */
+  function defaultBoxes(acts) {
+    const regions = acts.atlas.regions;
+    const shown = acts.layers.filter((layer) => regions[layer.name]);
+    const first = shown.find((layer) => layer.kind === "conv") || shown[0];
+    return [regions.gameplay, first && regions[first.name]].map((r) => (r ? boxOf(r) : null));
+  }
+
+  /* A box that was a whole region of the previous agent's atlas becomes that region of
+   * this one (atlases differ in size between networks and games); others stay, clipped. */
+  function followRegion(box, before, acts) {
+    if (!box) return null;
+    const old = before && before.activations && before.activations.atlas.regions;
+    const name = old && Object.keys(old).find((k) => sameBox(box, old[k]));
+    const region = name && acts.atlas.regions[name];
+    return region ? boxOf(region) : cleanBox(box, acts.atlas.width, acts.atlas.height);
   }
 
   function drawBoxes() {
@@ -132,8 +155,7 @@
         button.textContent = layer.name;
         button.title = `Zoom on ${layer.name} (${layer.kind}, ${layer.shape.join("×")})`;
         button.addEventListener("click", () => {
-          const box = (r) => ({ x: r.x, y: r.y, w: r.width, h: r.height });
-          state.boxes = [box(regions.gameplay), box(regions[layer.name])];
+          state.boxes = [boxOf(regions.gameplay), boxOf(regions[layer.name])];
           state.next = 0;
           remember();
           drawBoxes();
@@ -247,6 +269,7 @@
   }
 
   async function loadDetails(entry, start, params) {
+    const previous = state.shown;
     try {
       const details = await Zoo.loadJson(entry.details);
       if (state.entry !== entry) return;
@@ -256,15 +279,21 @@
       const outputs = await Zoo.loadFloat32(acts.outputs.url, acts.outputs.shape);
       if (state.entry !== entry) return;
       state.details = details;
+      state.shown = details;
       state.outputs = outputs;
       overlay.width = acts.atlas.width;
       overlay.height = acts.atlas.height;
       video.width = acts.atlas.width;
       video.height = acts.atlas.height;
-      if (params) {
+      const given = params && (params.get("state") !== null || params.get("state2") !== null);
+      if (given) {
         state.boxes = [params.get("state"), params.get("state2")].map((t) => parseBox(t, acts.atlas));
         const bad = ["state", "state2"].filter((k, i) => params.get(k) !== null && !state.boxes[i]);
         if (bad.length) ZooPicker.showMessage(`Ignored ${bad.join(" and ")}: not a box on this video.`);
+      } else if (params) {
+        state.boxes = defaultBoxes(acts);
+      } else {
+        state.boxes = state.boxes.map((b) => followRegion(b, previous, acts));
       }
       showLayerButtons(acts);
       buildBars(details.steps.action_names, outputs);

@@ -254,3 +254,31 @@ def build_checkpoint_site(
     fsutil.write_json(site_dir / "manifest.json", manifest)
     write_pages(site_dir, manifest)
     return manifest
+
+
+def build_activation_site(
+    site_dir: Path, layers: tuple[tuple[str, str], ...] = (("conv1", "conv"), ("fc", "dense"))
+) -> dict:
+    """A complete small site (as build_fake_site) whose every entry has fake activations
+    (as fake_activations) with the given (name, kind) layers, in network order, each in its
+    own region of the atlas, and no per-layer video (null, as zoo-site writes by default).
+    The regions: gameplay the top-left 80x100 pixels, layer i the 80x50 right of it at
+    y = 50 i. Returns the manifest."""
+    site_dir = Path(site_dir)
+    manifest = fake_manifest()
+    write_fake_media(site_dir, manifest)
+    for entry in manifest["entries"]:
+        entry["activations"] = True
+        details = fake_details(entry)
+        acts = fake_activations(site_dir, entry)
+        template = acts["layers"][0]
+        acts["layers"] = [dict(template, name=name, kind=kind, video=None) for name, kind in layers]
+        regions = {"gameplay": {"x": 0, "y": 0, "width": 80, "height": 100}}
+        regions |= {name: {"x": 80, "y": 50 * i, "width": 80, "height": 50}
+                    for i, (name, _) in enumerate(layers)}  # fmt: skip
+        acts["atlas"]["regions"] = regions
+        details["activations"] = acts
+        fsutil.write_json(site_dir / entry["details"], details)
+    fsutil.write_json(site_dir / "manifest.json", manifest)
+    write_pages(site_dir, manifest)
+    return manifest

@@ -97,10 +97,13 @@ def test_zero_range_layer_renders_flat_and_valid(built):
     _, out = built
     data = entry(out, 5)
     assert data["activation_error"] is None
+    atlas = data["activations"]["atlas"]
     conv1 = data["activations"]["layers"][0]
     assert conv1["scaling"]["min"] == conv1["scaling"]["max"]
-    _, frames = decode(out / conv1["video"])
-    assert len(frames) == STEPS
+    _, atlas_frames = decode(out / atlas["video"])
+    assert len(atlas_frames) == STEPS
+    r = atlas["regions"]["conv1"]  # the layer, cropped from the atlas as the pages do
+    frames = atlas_frames[:, r["y"] : r["y"] + r["height"], r["x"] : r["x"] + r["width"]]
     assert not np.isnan(frames).any()
     tiles = frames[:, :40, :40].reshape(-1, 3).astype(int)  # inside the first tile
     assert np.abs(tiles - LUT[0].astype(int)).max() <= 3

@@ -238,6 +238,108 @@ def test_activation_viewer_drag_and_strip_click(site, watched):
     assert_clean(watched, base)
 
 
+def zoom_picture(page, i: int, region: dict) -> np.ndarray:
+    """Zoom box i's canvas, showing `region`, sampled back to one pixel per atlas pixel."""
+    rgba, w, h = page.evaluate(
+        """(i) => {
+          const c = document.getElementById('zoom' + i);
+          const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+          return [Array.from(data), c.width, c.height];
+        }""",
+        i,
+    )
+    k = w // region["width"]
+    assert (w, h) == (region["width"] * k, region["height"] * k)
+    return np.array(rgba, np.uint8).reshape(h, w, 4)[::k, ::k, :3]
+
+
+def wait_drawn(page) -> None:
+    for _ in range(50):
+        if page.evaluate("video.readyState") >= 2:
+            break
+        page.wait_for_timeout(100)
+    page.wait_for_timeout(200)
+
+
+def test_activation_viewer_opens_on_the_gameplay_and_the_first_conv_layer(site, watched):
+    """No state in the URL: box 1 is the gameplay and box 2 conv1, from the atlas regions,
+    each showing that region of the frame (not an empty box); no per-layer video is
+    requested: the site has none."""
+    site_dir, base = site
+    d = details(site_dir)
+    regions = d["activations"]["atlas"]["regions"]
+    assert all(layer["video"] is None for layer in d["activations"]["layers"])
+    watched.open(f"{base}video2.html?{LINK}&frame=30")
+    page = watched.page
+    wait_step(page, 30)
+    assert page.text_content("#zoom1-label") == "Box 1: gameplay"
+    assert page.text_content("#zoom2-label") == "Box 2: conv1"
+    assert json.loads(query(page)["state"]) == box(regions["gameplay"])
+    assert json.loads(query(page)["state2"]) == box(regions["conv1"])
+    wait_drawn(page)
+    frame = decoded_frames(site_dir / d["activations"]["atlas"]["video"])[30].astype(float)
+    for i, name in ((1, "gameplay"), (2, "conv1")):
+        r = regions[name]
+        want = frame[r["y"] : r["y"] + r["height"], r["x"] : r["x"] + r["width"]]
+        got = zoom_picture(page, i, r).astype(float)
+        assert got.shape == want.shape, name
+        assert got.std() > 10, f"zoom box {i} is empty"
+        assert np.abs(got - want).mean() < 3.0, name
+    assert not [url for url in watched.requests if "/layer-" in url]
+    # Switching agents keeps each box on its region: Breakout's atlas has another layout.
+    page.select_option("#game", "Breakout")
+    page.wait_for_selector("#video[data-entry='apex/Breakout/2/final']")
+    page.wait_for_selector("#zoom2-label:text-is('Box 2: conv1')")
+    other = details(site_dir, "apex/Breakout/2/final")["activations"]["atlas"]["regions"]
+    assert json.loads(query(page)["state2"]) == box(other["conv1"])
+    assert page.text_content("#zoom1-label") == "Box 1: gameplay"
+    assert_clean(watched, base)
+
+
+def test_activation_viewer_url_boxes_win_over_the_defaults(site, watched):
+    """A link with only `state` shows that box and no second one (as it was shared)."""
+    _, base = site
+    state = json.dumps({"x": 10, "y": 20, "w": 100, "h": 80})
+    watched.open(f"{base}video2.html?{LINK}&frame=5&state={quote(state)}")
+    page = watched.page
+    wait_step(page, 5)
+    assert json.loads(query(page)["state"]) == json.loads(state)
+    assert "state2" not in query(page)
+    assert page.text_content("#zoom2-label") == "Box 2: drag on the video"
+    page.click("#clear")
+    assert "state" not in query(page) and "state2" not in query(page)
+    assert_clean(watched, base)
+
+
+@pytest.fixture(scope="module")
+def fake_sites(tmp_path_factory, serve):
+    """Two fake sites: layers (fc, conv1, q) and (fc, q): no conv layer at all."""
+    from frontend_fixtures import build_activation_site
+
+    bases = {}
+    for key, layers in {"conv": (("fc", "dense"), ("conv1", "conv"), ("q", "output")),
+                        "dense": (("fc", "dense"), ("q", "output"))}.items():  # fmt: skip
+        folder = tmp_path_factory.mktemp(f"fake-{key}")
+        build_activation_site(folder, layers)
+        bases[key] = serve(folder)
+    return bases
+
+
+@pytest.mark.parametrize(("key", "second"), [("conv", "conv1"), ("dense", "fc")])
+def test_activation_viewer_default_box_is_the_first_conv_layer_else_the_first(
+    fake_sites, watched, key, second
+):
+    base = fake_sites[key]
+    watched.open(f"{base}video2.html?algo=dqn&game=Pong&run=2&tag=final&frame=3")
+    page = watched.page
+    page.wait_for_selector(f"#zoom2-label:text-is('Box 2: {second}')")
+    assert page.text_content("#zoom1-label") == "Box 1: gameplay"
+    assert json.loads(query(page)["state"]) == {"x": 0, "y": 0, "w": 80, "h": 100}
+    y = 50 if key == "conv" else 0
+    assert json.loads(query(page)["state2"]) == {"x": 80, "y": y, "w": 80, "h": 50}
+    assert_clean(watched, base)
+
+
 # ---- index.html -----------------------------------------------------------------------------
 
 
@@ -269,12 +371,15 @@ def test_catalog_filters_search_and_charts(site, watched):
     assert not page.locator("#game-Seaquest").is_visible()
     # Each game has an SVG chart of its returns (if an episode ended), linking to videos.
     manifest = json.loads((site_dir / "manifest.json").read_text())
-    ended = {e["game"] for e in manifest["entries"] if e["episode_returns"]}
-    for game in ended:
+    # It shows each run's latest checkpoint (the demo's `final`); no chart where none ended.
+    latest = [e for e in manifest["entries"] if e["tag"] == "final"]
+    for game in {e["game"] for e in manifest["entries"]}:
+        ended = any(e["episode_returns"] for e in latest if e["game"] == game)
         links = page.locator(f"#game-{game} svg a").evaluate_all(
             "as => as.map(a => a.href.baseVal)"
         )
-        assert links and all(href.startswith("video.html?") for href in links)
+        assert bool(links) == ended, game
+        assert all(href.startswith("video.html?") for href in links)
     assert_clean(watched, base)
 
 

@@ -55,7 +55,32 @@ def test_rollouts_are_real_play_in_the_zoo_format(demo_zoo):
         # The newest frame of the stack at step n+1 differs from step n's: the game moves.
         assert (np.abs(np.diff(obs[:, :, :, -1], axis=0)).max(axis=(1, 2)) > 0).mean() > 0.5
     # The demo's config says what the agents are.
-    assert "untrained" in load_config(demo_zoo / "zoo-site.toml").notice
+    config = load_config(demo_zoo / "zoo-site.toml")
+    assert "untrained" in config.notice
+    assert "imitating a scripted player" in config.notice
+    assert "not reinforcement learning" in config.notice
+    assert "Seaquest has no scripted player" in config.notice
+    assert "untrained" in config.tags.labels["initial"]
+    assert "imitation-trained in Breakout, Pong" in config.tags.labels["final"]
+
+
+def test_final_agents_are_trained_in_pong_and_breakout_only(demo_zoo):
+    """Seaquest's agents and every `initial` one are the seeded random networks;
+    Pong's and Breakout's `final` ones are trained (one network for both runs)."""
+    from zoo_site.networks.netbuild import BUILDERS
+
+    spec = DemoSpec(steps=TEST_STEPS)
+    for game, n_actions in (("Seaquest", 18), ("Breakout", 4), ("Pong", 6)):
+        for algo in spec.algos:
+            folder = demo_zoo / algo / f"{game}NoFrameskip-v4"
+            for run in spec.runs:
+                for tag in spec.tags:
+                    random = BUILDERS[algo](n_actions, spec.seed(algo, game, run, tag))
+                    stored = (folder / f"model{run}_{tag}.pb").read_bytes()
+                    trained = game != "Seaquest" and tag == "final"
+                    assert (stored != random.SerializeToString(deterministic=True)) == trained
+            final = {(folder / f"model{run}_final.pb").read_bytes() for run in spec.runs}
+            assert len(final) == (1 if game != "Seaquest" else len(spec.runs))
 
 
 def test_play_is_deterministic_for_a_seed(demo_zoo):

@@ -135,7 +135,8 @@ def demo(
     steps: Annotated[int, typer.Option(min=1, help="Agent steps per rollout.")] = 500,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes.")] = None,
 ) -> None:
-    """Make the demo zoo: untrained agents, frozen to .pb, played in the real emulator."""
+    """Make the demo zoo: Nature CNNs frozen to .pb, played in the real emulator; the
+    `final` agents of Breakout and Pong imitation-trained (a few minutes), the rest untrained."""
     from zoo_site.build.pipeline import make_demo
     from zoo_site.build.report import Reporter
     from zoo_site.demo import DemoSpec

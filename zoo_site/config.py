@@ -30,6 +30,9 @@ class RenderConfig:
     """x264 constant rate factor of activation and atlas videos."""
     preset: str = "veryfast"
     """x264 preset."""
+    layer_videos: bool = False
+    """Also write a video per layer (layer-<name>.mp4), cropped from the atlas: exactly its
+    pixels. No page plays them; off, each entry encodes only its gameplay and atlas."""
 
 
 @dataclass

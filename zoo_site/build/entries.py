@@ -165,34 +165,40 @@ def _load_network(task: EntryTask) -> Network:
 
 
 def _play(task: EntryTask, network: Network, key: str) -> Path:
-    from zoo_site.rollouts import npz
-    from zoo_site.rollouts.play import play
+    from zoo_site.rollouts.play import play_to
 
-    data = play(network, task.entry.game, task.protocol, task.rollout.steps, task.rollout.seed)
     path = _played_path(task)
-    npz.save(path, data)
+    play_to(path, network, task.entry.game, task.protocol, task.rollout.steps,
+            task.rollout.seed, task.cache_dir / "tmp")  # fmt: skip
     write_text(path.with_suffix(".key"), key + "\n")
     return path
 
 
 def _render(task: EntryTask, rollout_path: Path, media_dir: Path, network: Network | None,
             source: str) -> EntryMedia:  # fmt: skip
+    """Everything an entry shows, in passes of a few hundred steps at most (the rollout's
+    frames and observations read a slice at a time, the layers spilled to a temporary
+    file): a worker's memory does not grow with the rollout's length."""
     from zoo_site.media import render
 
     ro = _read_rollout(task, rollout_path)
     cfg = replace(task.render, scale=_scale(task, ro.frames))
     acts, error = _activations(task, rollout_path, ro, network)
-    names = ro.action_names or _action_names(task.entry.game)
-    greedy = acts.greedy_actions() if acts else None
-    taken = ro.actions if ro.actions is not None else greedy
-    activations = None
-    if acts is not None:
-        video, activations, files = _render_activations(task, ro, acts, names, taken, media_dir)
-    else:
-        video = render.render_gameplay(ro.frames, media_dir / "gameplay.mp4", cfg)
-        render.render_poster(ro.frames[render.poster_step(ro.steps)], media_dir / "poster.png",
-                             cfg.scale)  # fmt: skip
-        files = ["gameplay.mp4", "poster.png"]
+    try:
+        names = ro.action_names or _action_names(task.entry.game)
+        greedy = acts.greedy_actions() if acts else None
+        taken = ro.actions if ro.actions is not None else greedy
+        activations = None
+        if acts is not None:
+            video, activations, files = _render_activations(task, ro, acts, names, taken,
+                                                            media_dir)  # fmt: skip
+        else:
+            video = render.render_gameplay(ro.frames, media_dir / "gameplay.mp4", cfg,
+                                           poster=media_dir / "poster.png")  # fmt: skip
+            files = ["gameplay.mp4", "poster.png"]
+    finally:
+        if acts is not None:
+            acts.close()
     if video.frames != ro.steps:
         raise EntryError(rollout_path, f"encoded {video.frames} frames for {ro.steps} steps")
     return EntryMedia(
@@ -212,7 +218,7 @@ def _read_rollout(task: EntryTask, path: Path) -> Rollout:
         return episodes.load(path)
     from zoo_site.rollouts import npz
 
-    return npz.load(path, observations=task.entry.model is not None)
+    return npz.load(path, observations=task.entry.model is not None, lazy=True)
 
 
 #: Small observation images (episode files: 64x64) are scaled up to about this many
@@ -220,7 +226,7 @@ def _read_rollout(task: EntryTask, path: Path) -> Rollout:
 MIN_VIDEO_SIDE = 256
 
 
-def _scale(task: EntryTask, frames: np.ndarray) -> int:
+def _scale(task: EntryTask, frames: Any) -> int:
     """The render's integer scale, larger for small frames (never resampled otherwise)."""
     side = max(frames.shape[1:3])
     return max(task.render.scale, MIN_VIDEO_SIDE // side)
@@ -246,9 +252,10 @@ def _activations(
         return None, None
     try:
         network = network or _load_network(task)
-        obs = activations.load_observations(rollout_path, ro.steps, ro.observations)
-        ro.observations = None  # the float32 copy is all that is needed now
-        return activations.compute(network, obs, model.path), None
+        batches = activations.observation_batches(rollout_path, ro.steps, ro.observations)
+        spill = task.cache_dir / "tmp"
+        return activations.compute(network, batches, model.path, steps=ro.steps,
+                                   spill_dir=spill), None  # fmt: skip
     except EntryError as exc:
         path = exc.path or str(model.path)
         return None, {"path": path, "file": Path(path).name, "message": exc.message}
@@ -260,12 +267,14 @@ def _render_activations(task, ro, acts, names, taken, media_dir: Path):
 
     views = make_views(acts.layers, names, taken)  # taken falls back to greedy
     media = render_all(ro.frames, views, media_dir, task.render)
-    if media["atlas_frames"] != ro.steps:
-        raise EntryError(ro.path, f"atlas has {media['atlas_frames']} frames for {ro.steps} steps")
+    counts = {"atlas": media["atlas_frames"], **media["layer_frames"]}
+    for name, count in counts.items():
+        if count != ro.steps:
+            raise EntryError(ro.path, f"{name} has {count} frames for {ro.steps} steps")
     out = acts.output.values.astype("<f4")
     write_bytes(media_dir / "outputs.f32", out.tobytes())
     layer_files = [name for layer in media["layers"] for name in (layer["video"],
-                   layer["strip"]["image"])]  # fmt: skip
+                   layer["strip"]["image"]) if name is not None]  # fmt: skip
     network = acts.network
     files = ["gameplay.mp4", "poster.png", "atlas.mp4", "atlas-poster.png", "outputs.f32",
              *layer_files]  # fmt: skip
@@ -287,11 +296,20 @@ def _write_distribution(acts: Activations, media_dir: Path, files: list[str]) ->
     support = acts.network.output.support
     if dist is None or support is None:
         return None
-    values = dist.astype("<f4")
-    write_bytes(media_dir / "distribution.f32", values.tobytes())
+    write_rows(media_dir / "distribution.f32", dist)
     files.append("distribution.f32")
-    return {"file": "distribution.f32", "dtype": "float32", "shape": list(values.shape),
+    return {"file": "distribution.f32", "dtype": "float32", "shape": list(dist.shape),
             "support": [float(s) for s in support]}  # fmt: skip
+
+
+def write_rows(path: Path, values, chunk: int = 256) -> None:
+    """(N, ...) float32 rows (an array, or spilled) as little-endian bytes, atomically,
+    `chunk` rows at a time."""
+    from zoo_site.fsutil import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        for start in range(0, len(values), chunk):
+            f.write(np.ascontiguousarray(values[start : start + chunk], "<f4").tobytes())
 
 
 def _action_count(game: str) -> int | None:

@@ -170,7 +170,8 @@ def _with_urls(entry: Entry, acts: dict[str, Any], base: str) -> dict[str, Any]:
     atlas["poster"] = media_url(entry, atlas["poster"], base)
     layers = []
     for layer in acts["layers"]:
-        layer = dict(layer, video=media_url(entry, layer["video"], base))
+        video = layer["video"]  # only with [render] layer_videos
+        layer = dict(layer, video=None if video is None else media_url(entry, video, base))
         layer["strip"] = dict(layer["strip"], image=media_url(entry, layer["strip"]["image"], base))
         layers.append(layer)
     outputs = _file_url(entry, acts["outputs"], base)
