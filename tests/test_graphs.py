@@ -59,6 +59,21 @@ def test_batched_equals_one_at_a_time():
     np.testing.assert_allclose(batched, single, rtol=1e-5, atol=1e-6)
 
 
+def test_the_flat_call_is_taken_and_gives_the_plain_calls_outputs():
+    """run() calls the pruned function by its flat signature (no failed structured
+    binding that formats the input as text first): the same outputs, bit for bit."""
+    import tensorflow as tf
+
+    from zoo_site.networks.frozen_graph import _call
+
+    network = FrozenGraphNetwork(build_apex_graph(4, 3), CONVENTIONS["apex"], Path("a.pb"))
+    function = network._function(("conv1", "output"))
+    assert hasattr(function, "_call_flat")  # this TensorFlow has the fast path
+    x = tf.convert_to_tensor(observations(5))
+    for fast, plain in zip(_call(function, x), function(x), strict=True):
+        np.testing.assert_array_equal(fast.numpy(), plain.numpy())
+
+
 def test_unreadable_and_unknown_graphs(tmp_path):
     bad = tmp_path / "model1_final.pb"
     bad.write_bytes(b"\x00\xffnot a graph" * 10)

@@ -225,12 +225,26 @@ class FrozenGraphNetwork:
         if unknown:
             raise KeyError(f"{self.path}: no layer {', '.join(unknown)}")
         x = to_network_input(observations, self.obs)
-        outs = self._function(names)(tf.convert_to_tensor(x))
+        outs = _call(self._function(names), tf.convert_to_tensor(x))
         kinds = {spec.name: spec.kind for spec in self.layers}
         return {
             name: _canonical(o.numpy(), kinds.get(name, "value"), self.convention.data_format)
             for name, o in zip(names, outs, strict=True)
         }
+
+
+def _call(function: Any, tensor: Any) -> Any:
+    """A pruned function on one tensor, through its flat signature. Called plainly, TF
+    first tries to bind the argument to its structured signature, which takes none; the
+    failure formats the whole input as text for its message before the flat call is made
+    (half of a batch-1 call's time, 10 % of a batch of 289). The same outputs either way."""
+    flat = getattr(function, "_call_flat", None)
+    if flat is not None:
+        try:
+            return flat([tensor], function.captured_inputs)
+        except TypeError:  # another TensorFlow's private API: the public call below
+            pass
+    return function(tensor)
 
 
 def _canonical(values: np.ndarray, kind: str, data_format: str) -> np.ndarray:
