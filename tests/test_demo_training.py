@@ -203,6 +203,13 @@ def test_training_is_deterministic_for_a_seed():
     assert not np.array_equal(a["kernel0"], start["kernel0"])  # it did learn something
 
 
+def test_a_tuned_setting_changes_only_its_own_pair():
+    spec = TrainingSpec(epochs=3, tuned=(("Breakout", "dqn", "epochs", 4),))
+    assert spec.for_pair("Breakout", "dqn").epochs == 4
+    assert spec.for_pair("Breakout", "apex") == spec and spec.for_pair("Pong", "dqn") == spec
+    assert spec.key("Pong", "dqn", 6, 7) != replace(spec, tuned=()).key("Pong", "dqn", 6, 7)
+
+
 def test_fold_keeps_what_the_normalised_network_computes():
     from zoo_site.demo_agents.train import BN_EPSILON, TORSO, _fold, _linear, configure_tensorflow
 
@@ -276,10 +283,11 @@ def test_trained_networks_are_kept_with_a_report(demo_zoo):
     )
     assert [(r["game"], r["algo"]) for r in reports] == sorted(TRAINED)
     for r in reports:
-        assert r["frames"] == spec.training.frames and r["epochs"] == spec.training.epochs
+        pair = spec.training.for_pair(r["game"], r["algo"])
+        assert r["frames"] == pair.frames and r["epochs"] == pair.epochs
         assert r["protocol"] == PROTOCOLS[r["algo"]].name
         assert well_above_chance(r["agreement"], r["chance"]) and r["agreement_own"] > 0.65
-        assert r["relabelled"] == spec.training.rounds * spec.training.relabelled
+        assert r["rounds"] == pair.rounds and r["relabelled"] == pair.rounds * pair.relabelled
         assert r["train_seconds"] > 0 and r["collect_seconds"] > 0
         assert (demo_zoo / TRAINING_DIR / f"{r['key']}.npz").is_file()
         assert r["actions"] == list(PLAYERS[r["game"]].actions)

@@ -43,7 +43,7 @@ class DemoSpec:
     steps: int = 500
     epsilon: float = 0.1
     training: TrainingSpec = field(default_factory=TrainingSpec)
-    version: int = 4  # bump when the demo's making changes
+    version: int = 5  # bump when the demo's making changes
 
     @property
     def size(self) -> int:
@@ -113,10 +113,13 @@ def _notice(spec: DemoSpec, reports: list[dict]) -> str:
     own = "/".join(f"{n:,}" for n in sorted({r.get("relabelled", 0) for r in reports}))
     t = spec.training
     dagger = ""
-    if t.rounds:
+    epochs = "/".join(map(str, sorted({r.get("epochs", t.epochs) for r in reports})))
+    rounds = sorted({r.get("rounds", t.rounds) for r in reports})
+    if any(rounds):
         dagger = (
             f", then on {own} frames of its own play (ε = {t.own_explore:g}), labelled by the "
-            f"scripted player ({t.rounds} DAgger round{'s' * (t.rounds != 1)}, "
+            f"scripted player ({'/'.join(map(str, rounds))} DAgger "
+            f"round{'s' * (rounds != [1])}, "
             f"{t.refine_epochs} epoch{'s' * (t.refine_epochs != 1)} over all frames each)"
         )
     runs = "both runs" if len(spec.runs) == 2 else "every run"
@@ -129,7 +132,7 @@ def _notice(spec: DemoSpec, reports: list[dict]) -> str:
         f"{spec.runs[0]}'s initial network, it trained for "
         f"{_span([r['train_seconds'] for r in reports], ' s')} on {frames} "
         "frames that the scripted player had played under the convention's own protocol "
-        f"({t.epochs} epoch{'s' * (t.epochs != 1)}, minibatches of {t.batch}){dagger}; "
+        f"({epochs} epoch{'s' * (epochs != '1')}, minibatches of {t.batch}){dagger}; "
         "collecting and playing took "
         f"{_span([r['collect_seconds'] + r.get('relabel_seconds', 0) for r in reports], ' s')}"
         " more. On frames of other "
