@@ -65,7 +65,8 @@ from zoo_site.config import RenderConfig, RolloutConfig
 from zoo_site.demo import DemoSpec, make_demo_zoo
 from zoo_site.fsutil import write_json
 from zoo_site.media.atlas import Canvas, layout
-from zoo_site.media.render import CHUNK, Planes, chunks, planes_of, poster_step, sinks, x264_params
+from zoo_site.media.poster import poster_step
+from zoo_site.media.render import CHUNK, Planes, chunks, planes_of, sinks, x264_params
 from zoo_site.media.tiling import (
     BACKGROUND,
     LUT,

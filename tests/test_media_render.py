@@ -14,16 +14,8 @@ from PIL import Image
 from zoo_site.config import RenderConfig
 from zoo_site.media import atlas as atlas_module
 from zoo_site.media.atlas import render_all
-from zoo_site.media.render import (
-    BLANK,
-    POSTER_CANDIDATES,
-    Planes,
-    content,
-    planes_of,
-    poster_step,
-    upscale,
-    yuv_of,
-)
+from zoo_site.media.poster import BLANK, POSTER_CANDIDATES, content, poster_step
+from zoo_site.media.render import Planes, planes_of, upscale, yuv_of
 from zoo_site.media.tiling import BACKGROUND, LUT, BarsView, ConvView, DenseView, strip
 
 STEPS = 150  # more than two chunks of CHUNK steps, the last one short

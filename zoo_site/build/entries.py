@@ -25,7 +25,7 @@ import numpy as np
 from zoo_site import __version__
 from zoo_site.config import AlgoConfig, RenderConfig, RolloutConfig
 from zoo_site.errors import EntryError
-from zoo_site.fsutil import cached_digest, write_bytes, write_json, write_text
+from zoo_site.fsutil import atomic_path, cached_digest, write_bytes, write_json, write_text
 from zoo_site.records import EntryMedia, EntryResult, FileError, RolloutInfo, StepData
 from zoo_site.rollouts.protocols import PROTOCOLS, PlayProtocol
 from zoo_site.sources.base import Entry
@@ -305,8 +305,6 @@ def _write_distribution(acts: Activations, media_dir: Path, files: list[str]) ->
 def write_rows(path: Path, values, chunk: int = 256) -> None:
     """(N, ...) float32 rows (an array, or spilled) as little-endian bytes, atomically,
     `chunk` rows at a time."""
-    from zoo_site.fsutil import atomic_path
-
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         for start in range(0, len(values), chunk):
             f.write(np.ascontiguousarray(values[start : start + chunk], "<f4").tobytes())

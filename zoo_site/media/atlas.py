@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from zoo_site.config import RenderConfig
+from zoo_site.media.poster import PosterPicker
 from zoo_site.media.render import (
     CHUNK,
     DEPTH,
     Planes,
-    PosterPicker,
     chunks,
     planes_of,
     render_poster,
