@@ -252,6 +252,3 @@ def test_gradient_where_the_network_has_one(tmp_path):
         np.testing.assert_allclose(maps[0, 0, y, x], total, rtol=1e-2)
     with pytest.raises(NotImplementedError, match="gradient capability"):
         saliency.scores(TanhNet(), obs, SaliencySettings(method="gradient"))
-    graph = frozen(tmp_path, build_dqn_graph, "dqn")
-    with pytest.raises(NotImplementedError, match="perturbation"):
-        saliency.gradient_scores(graph, obs)

@@ -43,7 +43,7 @@ class DemoSpec:
     steps: int = 500
     epsilon: float = 0.1
     training: TrainingSpec = field(default_factory=TrainingSpec)
-    version: int = 5  # bump when the demo's making changes
+    version: int = 6  # bump when the demo's making changes
 
     @property
     def size(self) -> int:
@@ -63,6 +63,9 @@ class DemoSpec:
 
 TRAINED_TAG = "final"
 """The tag whose agents are trained; `initial` (and every other tag) stays untrained."""
+SALIENCY_EVERY = 5
+"""The demo's saliency maps: every 5th step of its trained agents (0.08 s a step on 2
+cores: about a minute of the first build)."""
 
 
 def demo_config(spec: DemoSpec, reports: list[dict] | None = None) -> str:
@@ -74,6 +77,8 @@ def demo_config(spec: DemoSpec, reports: list[dict] | None = None) -> str:
     if trained:
         final = f"Final: imitation-trained in {', '.join(trained)}"
         final += f"; untrained in {', '.join(untrained)}" if untrained else ""
+    only = [f"*/{game}/*/{TRAINED_TAG}" for game in trained]
+    method = "perturbation" if only else "off"
     description = (
         "Real Atari games, played by untrained and imitation-trained networks, to show what "
         "zoo-site builds."
@@ -92,6 +97,13 @@ label = "Dopamine DQN convention (demo)"
 [tags.labels]
 initial = "Initial: untrained (random weights)"
 final = {json.dumps(final)}
+
+# Saliency maps (Greydanus et al. 2017) of the trained agents only: an untrained
+# network's maps are noise.
+[saliency]
+method = "{method}"
+every = {SALIENCY_EVERY}
+only = {json.dumps(only)}
 """
 
 

@@ -48,6 +48,14 @@ class DistributionInfo(TypedDict, total=False):
     support: list[float]
 
 
+class ValueInfo(TypedDict, total=False):
+    file: str
+    url: str
+    dtype: str
+    shape: list[int]
+    label: str
+
+
 class ActivationsInfo(TypedDict, total=False):
     convention: str
     input: str
@@ -55,6 +63,8 @@ class ActivationsInfo(TypedDict, total=False):
     layers: list[dict[str, Any]]
     outputs: OutputsInfo
     distribution: DistributionInfo | None
+    value: ValueInfo | None
+    """The value head's output per step (N,), where the network has one."""
 
 
 class RolloutInfo(TypedDict):
@@ -84,6 +94,9 @@ class EntryMedia:
     rollout: RolloutInfo
     activations: ActivationsInfo | None = None
     activation_error: FileError | None = None
+    saliency: dict[str, Any] | None = None
+    """The saliency maps' file and how they were made (`entries._saliency`)."""
+    saliency_error: FileError | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -25,8 +25,12 @@ both modes. `stream` writes the scores of a rollout a slice at a time.
 **Gradient** (`method = "gradient"`): |∂L/∂I| summed over the stack, per pixel, where L is
 the output of the greedy action (actor) or the value (critic: the value head, else the
 greedy action's output, the derivative of max_a Q almost everywhere). It needs a network
-with a `gradient` capability (`Differentiable`); the loaders do not offer one yet, and
-finite differences would take 2 × 28,224 forward passes per step, so it is not faked.
+with a `gradient` capability (`Differentiable`): frozen graphs (TensorFlow's GradientTape)
+and the numpy Nature CNNs (a hand-written reverse pass) have one, both taking the rounding
+of a uint8 input as the identity (straight-through). A network without one is refused
+(finite differences would take 2 × 28,224 forward passes per step). One forward and one
+backward pass per mode instead of a forward pass per grid position: much cheaper, but a
+different measure (local sensitivity, not the effect of blurring a region away).
 """
 
 from __future__ import annotations
@@ -251,6 +255,10 @@ def gradient_scores(network: Network, observations: np.ndarray) -> np.ndarray:
         )
     differentiable = cast(Differentiable, network)
     obs = np.asarray(observations, np.float32)
+    if obs.ndim != 4 or obs.shape[1:] != OBS_SHAPE:
+        raise ValueError(f"observations must be (N, 84, 84, 4), got {obs.shape}")
+    if not len(obs):
+        return np.zeros((0, 2, *OBS_SHAPE[:2]), np.float32)
     q = np.asarray(network.run(obs, ["output"])["output"], np.float32).reshape(len(obs), -1)
     greedy = np.zeros_like(q)
     greedy[np.arange(len(q)), np.argmax(q, axis=1)] = 1

@@ -32,6 +32,7 @@ from zoo_site.sources.base import Entry
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo_site.analysis.activations import Activations
+    from zoo_site.analysis.saliency import SaliencySettings
     from zoo_site.networks.base import Network
     from zoo_site.rollouts.npz import Rollout
 
@@ -43,6 +44,8 @@ class EntryTask:
     render: RenderConfig
     rollout: RolloutConfig
     algo: AlgoConfig | None = None
+    saliency: SaliencySettings | None = None
+    """How this entry's saliency maps are made; None: it gets none."""
 
     @property
     def protocol(self) -> PlayProtocol:
@@ -84,9 +87,10 @@ def _run_safely(task: EntryTask) -> EntryResult:
 
 def media_key(task: EntryTask, rollout_key: str, model_key: str | None) -> str:
     """What the media depend on: the rollout, the model and how it is loaded, the render
-    settings and zoo-site's version; never display labels."""
+    and saliency settings and zoo-site's version; never display labels."""
+    saliency = None if task.saliency is None else task.saliency.as_json()
     return _digest(__version__, rollout_key, model_key, task.network_settings(),
-                   asdict(task.render))  # fmt: skip
+                   asdict(task.render), saliency)  # fmt: skip
 
 
 def _run(task: EntryTask) -> EntryResult:
@@ -184,6 +188,8 @@ def _render(task: EntryTask, rollout_path: Path, media_dir: Path, network: Netwo
     ro = _read_rollout(task, rollout_path)
     cfg = replace(task.render, scale=_scale(task, ro.frames))
     acts, error = _activations(task, rollout_path, ro, network)
+    saliency: dict | None = None
+    saliency_error: FileError | None = None
     try:
         names = ro.action_names or _action_names(task.entry.game)
         greedy = acts.greedy_actions() if acts else None
@@ -192,6 +198,8 @@ def _render(task: EntryTask, rollout_path: Path, media_dir: Path, network: Netwo
         if acts is not None:
             video, activations, files = _render_activations(task, ro, acts, names, taken,
                                                             media_dir)  # fmt: skip
+            saliency, saliency_error = _saliency(task, rollout_path, ro, acts.network,
+                                                 media_dir, files)  # fmt: skip
         else:
             video = render.render_gameplay(ro.frames, media_dir / "gameplay.mp4", cfg,
                                            poster=media_dir / "poster.png")  # fmt: skip
@@ -207,6 +215,7 @@ def _render(task: EntryTask, rollout_path: Path, media_dir: Path, network: Netwo
         score=None if ro.score is None else float(ro.score[-1]),
         steps=_step_data(ro, names, taken, greedy),
         rollout=_rollout_info(task, source), activations=activations, activation_error=error,
+        saliency=saliency, saliency_error=saliency_error,
     )  # fmt: skip
 
 
@@ -286,8 +295,55 @@ def _render_activations(task, ro, acts, names, taken, media_dir: Path):
         "outputs": {"file": "outputs.f32", "dtype": "float32", "shape": list(out.shape),
                     "label": network.output.label, "kind": network.output.kind},
         "distribution": _write_distribution(acts, media_dir, files),
+        "value": _write_value(acts, media_dir, files),
     }  # fmt: skip
     return media["gameplay"], info, files
+
+
+def _write_value(acts: Activations, media_dir: Path, files: list[str]) -> dict | None:
+    """The value head's output per step (N,), where the network has one."""
+    head = acts.network.output.value_head
+    value = acts.extras.get(head) if head else None
+    if value is None:
+        return None
+    write_rows(media_dir / "value.f32", np.asarray(value).reshape(len(value)))
+    files.append("value.f32")
+    return {"file": "value.f32", "dtype": "float32", "shape": [len(value)],
+            "label": f"the value head ({head})"}  # fmt: skip
+
+
+Outcome = tuple[dict | None, FileError | None]
+
+
+def _saliency(task: EntryTask, rollout_path: Path, ro: Rollout, network: Network,
+              media_dir: Path, files: list[str]) -> Outcome:  # fmt: skip
+    """The saliency maps of every `every`-th step, computed with the loaded network, the
+    observations read again a slice at a time; (description, None) or (None, why)."""
+    from zoo_site.analysis import activations, saliency
+
+    settings = task.saliency
+    if settings is None:
+        return None, None
+    target = media_dir / "saliency.f32"
+    try:
+        batches = activations.observation_batches(rollout_path, ro.steps, ro.observations)
+        with atomic_path(target) as tmp:
+            made = saliency.stream(network, batches, ro.steps, tmp, settings)
+    except (EntryError, NotImplementedError) as exc:
+        path = getattr(exc, "path", None) or str(task.entry.model.path if task.entry.model
+                                                 else rollout_path)  # fmt: skip
+        message = getattr(exc, "message", None) or str(exc)
+        return None, {"path": path, "file": Path(path).name, "message": message}
+    files.append(target.name)
+    rows, cols = settings.grid()
+    stride = 1 if settings.method == "gradient" else settings.stride
+    return {
+        **made.as_json(), "file": target.name, "method": settings.method,
+        "positions": {"rows": list(range(0, rows * stride, stride)),
+                      "cols": list(range(0, cols * stride, stride))},
+        "observation": [84, 84], "screen": [0, 0, 1, 1],
+        "actor_label": network.output.label,
+    }, None  # fmt: skip
 
 
 def _write_distribution(acts: Activations, media_dir: Path, files: list[str]) -> dict | None:

@@ -9,22 +9,26 @@ from __future__ import annotations
 from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from zoo_site.build.entries import EntryTask, run_entry
 from zoo_site.build.executor import cpu_limit, make_executor
 from zoo_site.build.publish import assemble
 from zoo_site.build.report import Reporter
 from zoo_site.build.summary import BuildSummary, build_report
-from zoo_site.config import Config, SourceConfig, load_config
+from zoo_site.config import Config, SaliencyConfig, SourceConfig, load_config
 from zoo_site.demo import MARKER, DemoSpec, make_demo_zoo
 from zoo_site.errors import BuildFailed, Problem
 from zoo_site.fsutil import write_json
 from zoo_site.records import EntryResult
-from zoo_site.site.manifest import build_manifest
+from zoo_site.site.manifest import Labels, build_manifest
 from zoo_site.site.training import training_curves
 from zoo_site.sources import ZooSpec, read_zoos
 from zoo_site.sources.base import Entry, SourceSettings
 from zoo_site.sources.remote import is_remote, mirror_zoo
+
+if TYPE_CHECKING:  # pragma: no cover
+    from zoo_site.analysis.saliency import SaliencySettings
 
 CONFIG_NAME = "zoo-site.toml"
 
@@ -63,11 +67,14 @@ def build(options: BuildOptions, reporter: Reporter) -> BuildSummary:
     summary.results = _run_entries(catalog.entries, config, cache, jobs, reporter,
                                    options.scheduler)  # fmt: skip
     for r in summary.results:
-        if r.activation_error:
-            err = r.activation_error
-            problem = Problem(err["path"], f"no activations: {err['message']}", r.entry_id)
-            summary.problems.append(problem)
-            reporter.problem(problem)
+        media = r.media
+        lost = [("no activations", r.activation_error),
+                ("no saliency maps", media.saliency_error if media else None)]  # fmt: skip
+        for what, err in lost:
+            if err:
+                problem = Problem(err["path"], f"{what}: {err['message']}", r.entry_id)
+                summary.problems.append(problem)
+                reporter.problem(problem)
     built = [(summary.entries[r.entry_id], r) for r in summary.results if r.status != "failed"]
     if not built:
         raise BuildFailed(f"no entry could be built; the site at {out} was left as it was")
@@ -107,12 +114,15 @@ def _load_config(options: BuildOptions) -> tuple[Config, Path, bool]:
 
 
 def _with_demo_config(config: Config, zoo: Path, from_file: bool) -> Config:
-    """The demo zoo's own config; a user's file wins, but the demo's notice always shows."""
+    """The demo zoo's own config; a user's file wins, but the demo's notice always shows
+    (and its saliency settings, unless the file changes them)."""
     demo = load_config(zoo / CONFIG_NAME)
     if not from_file:
         return demo
     config.notice = config.notice or demo.notice
     config.algos = {**demo.algos, **config.algos}
+    if config.saliency == SaliencyConfig():  # the user's file does not change it
+        config.saliency = demo.saliency
     return config
 
 
@@ -160,6 +170,31 @@ def make_demo(path: Path, spec: DemoSpec, jobs: int | None, reporter: Reporter) 
         return make_demo_zoo(path, spec, jobs, lambda _: advance())
 
 
+def saliency_plan(entries: list[Entry], config: Config) -> dict[str, SaliencySettings]:
+    """The saliency settings of each entry that gets maps ([saliency]): entries with a
+    model whose id matches a pattern of `only`, or by default the last tag of each run in
+    display order."""
+    from fnmatch import fnmatchcase
+
+    from zoo_site.analysis.saliency import SaliencySettings
+
+    s = config.saliency
+    if s.method == "off":
+        return {}
+    settings = SaliencySettings(s.method, s.stride, s.radius, s.blur, s.every)  # type: ignore[arg-type]
+    with_model = [e for e in entries if e.model is not None]
+    if s.only:
+        return {e.id: settings for e in with_model
+                if any(fnmatchcase(e.id, pattern) for pattern in s.only)}  # fmt: skip
+    key = Labels(config, entries).tag_key
+    last: dict[tuple[str, str, str, int], Entry] = {}
+    for e in with_model:
+        run = (e.source, e.algo, e.game, e.run)
+        if run not in last or key(e.tag) > key(last[run].tag):
+            last[run] = e
+    return {e.id: settings for e in last.values()}
+
+
 def _run_entries(
     entries: list[Entry],
     config: Config,
@@ -168,8 +203,11 @@ def _run_entries(
     reporter: Reporter,
     scheduler: str | None = None,
 ) -> list[EntryResult]:
+    saliency = saliency_plan(entries, config)
     tasks = [
-        EntryTask(e, cache, config.render, config.rollout, config.algos.get(e.algo))
+        EntryTask(
+            e, cache, config.render, config.rollout, config.algos.get(e.algo), saliency.get(e.id)
+        )  # fmt: skip
         for e in entries
     ]
     results: list[EntryResult] = []

@@ -11,7 +11,10 @@ weights to one canonical form and picks a padding mode:
 - padding "VALID" (PyTorch's default, atari-agents) or "SAME" (TensorFlow's, Dopamine).
 
 Activations are computed in float32, NHWC, with im2col: every conv layer is one strided
-view of its input and one matrix product.
+view of its input and one matrix product. `backward` is the hand-written reverse pass
+(vector-Jacobian products with respect to the input, for gradient saliency): ReLU masks,
+transposed matrix products, and col2im (each kernel tap's patch gradients added back at its
+strided place) for the conv layers.
 """
 
 from __future__ import annotations
@@ -143,6 +146,24 @@ class NatureCNN:
             out["head"] = dense(x, self.weights.head)
         return out
 
+    def backward(self, acts: dict[str, np.ndarray], layer: str, grad: np.ndarray) -> np.ndarray:
+        """∂(Σ grad · acts[layer]) / ∂x for each input of the batch: (N, H, W, C) float32.
+        `acts` is `forward(x, upto)` for an `upto` at or after `layer`; `grad` has the
+        layer's shape (or its flattening), e.g. one-hot rows on the head's outputs."""
+        n = len(acts[layer])
+        g = np.asarray(grad, np.float32).reshape(n, *self.shapes[layer])
+        for i in range(self.names.index(layer), -1, -1):
+            name = self.names[i]
+            below = self.shapes[self.names[i - 1]] if i else self.input_shape
+            if name != "head":  # ReLU after every layer but the head
+                g = g * (acts[name] > 0)
+            if name in ("fc", "head"):
+                layer_weights = self.weights.fc if name == "fc" else self.weights.head
+                g = (g @ layer_weights.kernel.T).reshape(n, *below)
+            else:
+                g = conv2d_backward(g, self.weights.convs[i], self.weights.padding, below)
+        return g
+
 
 def _float32(weights: NatureCNNWeights) -> NatureCNNWeights:
     """The same weights, every array float32 and contiguous."""
@@ -179,6 +200,32 @@ def conv2d(x: np.ndarray, conv: Conv, padding: Padding) -> np.ndarray:
     y = patches @ conv.kernel.reshape(-1, cout)  # HWIO flattens in the patches' order
     y += conv.bias
     return y.reshape(n, h, w, cout)
+
+
+def conv2d_backward(
+    grad: np.ndarray, conv: Conv, padding: Padding, input_shape: tuple[int, ...]
+) -> np.ndarray:
+    """The input's gradient of one conv layer given its output's, (N, H', W', out) ->
+    (N, H, W, C): the patches' gradients (grad @ kernelᵀ), each kernel tap's added back
+    where its strided view read (col2im), the padding cropped off."""
+    kh, kw, cin, cout = conv.kernel.shape
+    s = conv.stride
+    n, ho, wo, _ = grad.shape
+    h, w = input_shape[:2]
+    top = left = 0
+    if padding == "SAME":
+        (top, bottom), (left, right) = same_padding(h, kh, s), same_padding(w, kw, s)
+        h, w = h + top + bottom, w + left + right
+    patches = (grad.reshape(-1, cout) @ conv.kernel.reshape(-1, cout).T).reshape(
+        n, ho, wo, kh, kw, cin
+    )
+    out = np.zeros((n, h, w, cin), np.float32)
+    for i in range(kh):
+        for j in range(kw):
+            out[:, i : i + s * (ho - 1) + 1 : s, j : j + s * (wo - 1) + 1 : s] += patches[
+                :, :, :, i, j
+            ]
+    return out[:, top : top + input_shape[0], left : left + input_shape[1]]
 
 
 def _relu(x: np.ndarray) -> np.ndarray:

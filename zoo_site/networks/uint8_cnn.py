@@ -6,6 +6,12 @@ The input is the uint8 stack the agent saw (canonical observations rounded back 
 divided by 255; the head holds Q-values, or for distributional agents (C51, Rainbow)
 `actions x atoms` logits: softmax over the atoms, and the values acted on are
 Σ probabilities × support.
+
+`gradient` (gradient saliency) is a hand-written reverse pass (`NatureCNN.backward`, and
+the softmax over the atoms for distributional heads). The rounding to bytes has zero
+gradient almost everywhere: it is taken as the identity (straight-through), so the
+gradient with respect to the canonical input is that with respect to the network's input
+(bytes / 255 = the canonical values, rounded).
 """
 
 from __future__ import annotations
@@ -77,6 +83,29 @@ class UInt8NatureCNN:
             if dist is not None:
                 acts["distribution"] = dist
         return {name: acts[name] for name in names}
+
+    def gradient(self, observations: np.ndarray, layer: str, weights: np.ndarray) -> np.ndarray:
+        """∂(Σ_k weights[n, k] · layer[n, k]) / ∂I for each canonical observation I, by the
+        reverse pass, straight through the rounding to bytes: (N, 84, 84, 4) float32.
+        `weights` has the layer's shape as `run` returns it, or its flattening (N, K)."""
+        if layer not in self.names:
+            raise KeyError(f"{self.path}: no layer {layer} (layers: {', '.join(self.names)})")
+        x = self._input(observations)
+        n = len(x)
+        w = np.asarray(weights, np.float32).reshape(n, -1)
+        if layer not in ("output", "distribution"):
+            return self._cnn.backward(self._cnn.forward(x, layer), layer, w)
+        acts = self._cnn.forward(x, "head")
+        if self.support is None:
+            return self._cnn.backward(acts, "head", w)
+        # output_a = Σ_j p_aj z_j with p_a = softmax(logits_a): for a weight g_aj on each
+        # p_aj, ∂/∂logit_aj = p_aj (g_aj − Σ_i p_ai g_ai); the output's weight w_a is
+        # g_aj = w_a z_j.
+        _, probs = self._values(acts["head"])
+        assert probs is not None
+        g = w.reshape(probs.shape) if layer == "distribution" else w[:, :, None] * self.support
+        logits = probs * (g - (probs * g).sum(axis=2, keepdims=True))
+        return self._cnn.backward(acts, "head", logits.reshape(n, -1))
 
     def _input(self, observations: np.ndarray) -> np.ndarray:
         """The uint8 stack (canonical values rounded back to bytes) divided by 255, NHWC."""

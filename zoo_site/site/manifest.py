@@ -119,6 +119,7 @@ def _entry_json(entry: Entry, info: EntryMedia, base: str) -> dict[str, Any]:
         "score": info.score,
         "rollout": {"source": info.rollout["source"]},
         "activations": info.activations is not None,
+        "saliency": info.saliency is not None,
         "details": media_url(entry, "entry.json"),
     }
 
@@ -156,6 +157,8 @@ def entry_manifest(entry: Entry, info: EntryMedia, media: str | None = None) -> 
         "steps": info.steps,
         "activations": None if acts is None else _with_urls(entry, dict(acts), base),
         "activation_error": _public_error(info.activation_error),
+        "saliency": None if info.saliency is None else _file_url(entry, info.saliency, base),
+        "saliency_error": _public_error(info.saliency_error),
     }
 
 
@@ -175,9 +178,10 @@ def _with_urls(entry: Entry, acts: dict[str, Any], base: str) -> dict[str, Any]:
         layer["strip"] = dict(layer["strip"], image=media_url(entry, layer["strip"]["image"], base))
         layers.append(layer)
     outputs = _file_url(entry, acts["outputs"], base)
-    dist = acts.get("distribution")
+    dist, value = acts.get("distribution"), acts.get("value")
     return {**acts, "atlas": atlas, "layers": layers, "outputs": outputs,
-            "distribution": None if dist is None else _file_url(entry, dist, base)}  # fmt: skip
+            "distribution": None if dist is None else _file_url(entry, dist, base),
+            "value": None if value is None else _file_url(entry, value, base)}  # fmt: skip
 
 
 def _file_url(entry: Entry, info: Any, base: str) -> dict[str, Any]:
