@@ -10,6 +10,7 @@ real; made once and cached in --work) and its rollout's real observations:
   --reference-steps steps: for each mode, for each grid position, the mask made by
   `get_mask`, the input occluded by `I·(1 − M) + gaussian_filter(I)·M` (the blur
   recomputed per position, as its `occlude` does) and the network run on that one input;
+- the gradient method (|dL/dI|, a different measure) on the same steps, for its cost;
 - (c) the machine's dense float32 matmul rate (numpy, 2048x2048, best of 5), measured in
   the same run.
 
@@ -156,6 +157,11 @@ def main() -> int:
     ours = saliency.perturbation_scores(network, obs[:steps], SETTINGS)
     ours_time = time.perf_counter() - start
 
+    network.gradient(obs[:2], "output", np.ones((2, network.output.actions), np.float32))
+    start = time.perf_counter()
+    saliency.gradient_scores(network, obs[:steps])
+    gradient_time = time.perf_counter() - start
+
     start = time.perf_counter()
     ref = reference(network, obs[:ref_steps])
     ref_time = time.perf_counter() - start
@@ -186,6 +192,8 @@ def main() -> int:
         "entry_2500_steps_seconds": round(entry_seconds, 1),
         "entries_1300_on_16_cores_hours": round(ENTRIES * entry_seconds * cores / CORES / 3600, 2),
         "critic": saliency.critic_source(network),
+        "gradient_seconds_per_step": round(gradient_time / steps, 5),
+        "perturbation_over_gradient": round(ours_time / gradient_time, 1),
     }
     times = result["reference_over_ours"]
     print(f"ours: {per_step:.3f} s/step over {steps} steps; the paper's loop: "
@@ -194,6 +202,8 @@ def main() -> int:
           f"{result['matmul_gflops']} GFLOP/s ({result['effective_over_matmul']})")  # fmt: skip
     print(f"a {ENTRY_STEPS}-step entry: {entry_seconds:.0f} s on {cores} cores; {ENTRIES} "
           f"entries on {CORES} cores: {result['entries_1300_on_16_cores_hours']} h")  # fmt: skip
+    print(f"the gradient method (a different measure): {gradient_time / steps * 1e3:.2f} ms/step, "
+          f"{result['perturbation_over_gradient']}x cheaper")  # fmt: skip
     if not ok:
         print(f"MISMATCH: ours and the paper's loop differ by {error:.2e} of the peak")
     print(json.dumps(result))
