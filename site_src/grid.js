@@ -16,6 +16,7 @@
   const state = {
     manifest: null, game: null, sel: {}, cells: [], master: null, observer: null,
     step: 0, frames: 0, fps: 1, speed: 1, playing: false,
+    sal: ZooSaliency.settingsFrom(new URLSearchParams(location.search)),
   };
 
   const showMessage = ZooPicker.showMessage;
@@ -102,13 +103,51 @@
       Object.assign(video, { preload: "none", poster: entry.poster, width: entry.width, height: entry.height });
       el.dataset.entry = entry.id;
       caption.append(" ", make("span", "cell-score", `score ${Zoo.scoreText(entry.score)}`));
-      el.append(video, caption);
-      cell.video = video;
+      const stage = make("div", "cell-stage");
+      const canvas = make("canvas", "saliency-overlay");
+      canvas.setAttribute("aria-hidden", "true");
+      stage.append(video, canvas);
+      el.append(stage, caption);
+      Object.assign(cell, { video, canvas, saliency: null, drawn: "" });
+      video.addEventListener("loadedmetadata", () => drawCell(cell, true));
     } else {
       el.classList.add("empty");
       el.append(make("p", "no-entry", "no entry"), caption);
     }
     return cell;
+  }
+
+  /* ---- saliency over each cell (fetched only while shown) -------------------------------- */
+
+  async function loadSaliency(cell) {
+    if (cell.saliency || !cell.entry.saliency) return;
+    cell.saliency = "loading";
+    try {
+      const details = await Zoo.loadJson(cell.entry.details);
+      cell.saliency = details.saliency ? await ZooSaliency.load(details.saliency) : null;
+    } catch (err) {
+      cell.saliency = null;
+      showMessage(`Could not load the saliency maps of ${cell.entry.id}: ${err.message}.`);
+    }
+    drawCell(cell, true);
+  }
+
+  function drawCell(cell, force) {
+    if (!cell.canvas) return;
+    if (state.sal.mode !== "off") loadSaliency(cell);
+    const data = typeof cell.saliency === "object" ? cell.saliency : null;
+    const step = Math.min(cell.entry.frames - 1, state.step);
+    const key = data ? `${ZooSaliency.rowOf(data, step)} ${JSON.stringify(state.sal)}` : "";
+    if (key === cell.drawn && !force) return;
+    cell.drawn = key;
+    ZooSaliency.fit(cell.video, cell.canvas, cell.entry.width, cell.entry.height);
+    const rect = { x: 0, y: 0, w: cell.canvas.width, h: cell.canvas.height };
+    ZooSaliency.draw(cell.canvas, data, step, state.sal, rect);
+    cell.el.dataset.saliencyStep = cell.canvas.dataset.saliencyStep;
+  }
+
+  function drawCells(force) {
+    for (const c of state.cells) if (c.loaded) drawCell(c, force);
   }
 
   function load(cell) {
@@ -170,6 +209,7 @@
     state.step = Math.min(state.frames - 1, Math.max(0, step));
     $("seek").value = String(state.step);
     $("step").textContent = `step ${state.step} / ${state.frames}`;
+    drawCells(false);
   }
 
   function seekAll(step) {
@@ -272,6 +312,9 @@
       params.set("t", String(Number(Zoo.timeOf(state.step, state.fps).toFixed(3))));
     }
     if (state.speed !== 1) params.set("speed", String(state.speed));
+    for (const [key, value] of Object.entries(ZooSaliency.urlParams(state.sal))) {
+      if (value !== null) params.set(key, value);
+    }
     const query = params.toString().replace(/%2C/g, ",");
     history.replaceState(history.state, "", `${location.pathname}?${query}${location.hash}`);
   }
@@ -318,6 +361,11 @@
       }
     });
     setInterval(tick, 250);
+    ZooSaliency.wire(state.sal, () => {
+      drawCells(true);
+      remember();
+    });
+    window.addEventListener("resize", () => drawCells(true));
   }
 
   function listParam(params, key, list) {
@@ -338,6 +386,8 @@
     const wanted = {};
     for (const { key, list } of DIMS) wanted[key] = listParam(params, key, list);
     wire();
+    $("saliency-controls").hidden = !state.manifest.entries.some((e) => e.saliency);
+    $("saliency-note").textContent = "Maps where an agent has them (see its viewer for how they were made).";
     const speed = params.get("speed");
     if (speed !== null) {
       if (SPEEDS.includes(Number(speed)) && speed.trim()) setSpeed(Number(speed));

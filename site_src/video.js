@@ -8,7 +8,10 @@
   const state = {
     manifest: null, entry: null, choice: null, details: null, player: null, pick: null,
     checkpoints: [], pending: 0,
+    sal: ZooSaliency.settingsFrom(new URLSearchParams(location.search)),
+    salData: null, values: null, curves: [], drawn: "",
   };
+  const overlay = $("saliency-overlay");
 
   function showFacts(entry) {
     const returns = entry.episode_returns.map(Zoo.formatNumber).join(", ");
@@ -93,11 +96,43 @@
     $("step").textContent = `step ${step} / ${entry.frames}`;
     const steps = state.details && state.details.id === entry.id ? state.details.steps : null;
     if (steps) ZooPlayer.showStepData(steps, step);
+    if (state.values) ZooSaliency.showValues(state.values, steps ? steps.action_names : [], step);
+    for (const cursor of state.curves) cursor(step);
+    drawSaliency(step);
+  }
+
+  /* The map of `step` over the video (only when what is drawn changes). */
+  function drawSaliency(step, force) {
+    const data = state.salData;
+    const key = data ? `${state.entry.id} ${ZooSaliency.rowOf(data, step)} ${JSON.stringify(state.sal)}` : "";
+    if (key === state.drawn && !force) return;
+    state.drawn = key;
+    ZooSaliency.fit(video, overlay, state.entry.width, state.entry.height);
+    ZooSaliency.draw(overlay, data, step, state.sal, { x: 0, y: 0, w: overlay.width, h: overlay.height });
+  }
+
+  async function loadSaliency(entry, details) {
+    const info = details.saliency;
+    $("saliency-note").textContent = info
+      ? `${info.method === "gradient" ? "Gradient maps |∂L/∂I| (not the paper's perturbation)" : "Perturbation maps"}` +
+        (info.every > 1 ? `, computed every ${info.every} steps (each shown until the next).` : ", every step.")
+      : `No saliency maps for this agent${details.saliency_error ? ` (${details.saliency_error})` : ""}.`;
+    $("saliency-section").hidden = !info;
+    if (!info) return;
+    const data = await ZooSaliency.load(info);
+    if (state.entry !== entry) return;
+    state.salData = data;
+    state.curves.push(ZooSaliency.saliencyCurve(data, entry.frames, seek));
+  }
+
+  function seek(step) {
+    video.pause();
+    state.player.seekStep(step);
   }
 
   function here(withFrame) {
     const frame = withFrame && state.player.step > 0 ? String(state.player.step) : null;
-    return ZooPicker.urlFor(state.choice, { frame });
+    return ZooPicker.urlFor(state.choice, { frame, ...ZooSaliency.urlParams(state.sal) });
   }
 
   function remember() {
@@ -112,7 +147,15 @@
       $("fact-files").textContent = Zoo.filesText(details.files);
       $("no-activations").hidden = Boolean(details.activations);
       $("no-activations").textContent = details.activations ? "" : Zoo.whyNoActivations(details);
+      const values = await ZooSaliency.loadValues(details.activations);
+      if (state.entry !== entry) return;
+      state.values = values;
+      state.curves = [ZooSaliency.valueCurve(values, entry.frames, seek)];
+      await loadSaliency(entry, details);
+      if (state.entry !== entry) return;
       showStep(Math.max(0, state.player.step));
+      drawSaliency(Math.max(0, state.player.step), true);
+      document.body.dataset.details = entry.id;
     } catch (err) {
       ZooPicker.showMessage(`Could not load this agent's step data: ${err.message}.`);
     }
@@ -141,6 +184,10 @@
       const from = startOf(entry, start); /* before the old entry is forgotten */
       state.entry = entry;
       state.details = null;
+      state.salData = state.values = null;
+      state.curves = [];
+      $("step-values").hidden = $("saliency-section").hidden = $("value-section").hidden = true;
+      drawSaliency(0, true);
       video.dataset.entry = entry.id;
       video.width = entry.width;
       video.height = entry.height;
@@ -167,6 +214,14 @@
     if (!result.entry) ZooPicker.showMessage("This zoo has no entries yet.");
     state.pick = result.pick;
     wireTraining();
+    $("saliency-controls").hidden = !state.manifest.entries.some((e) => e.saliency);
+    ZooSaliency.wire(state.sal, () => {
+      drawSaliency(Math.max(0, state.player.step), true);
+      remember();
+    });
+    const refit = () => drawSaliency(Math.max(0, state.player.step), true);
+    video.addEventListener("loadedmetadata", refit);
+    window.addEventListener("resize", refit);
     $("copy").addEventListener("click", () => ZooPlayer.copyLink(new URL(here(true), location.href).href));
     document.body.dataset.ready = "1";
   }

@@ -13,7 +13,10 @@
   const state = {
     manifest: null, entry: null, choice: null, details: null, outputs: null, player: null,
     boxes: [null, null], next: 0, drag: null, bars: null, cursors: [], shown: null,
+    sal: ZooSaliency.settingsFrom(new URLSearchParams(location.search)),
+    salData: null, values: null, curves: [], drawn: "",
   };
+  const salCanvas = $("saliency-overlay");
 
   /* ---- zoom boxes ---------------------------------------------------------------------- */
 
@@ -106,6 +109,9 @@
       ctx.imageSmoothingEnabled = false;
       if (video.readyState >= 2) {
         ctx.drawImage(video, box.x, box.y, box.w, box.h, 0, 0, canvas.width, canvas.height);
+        if (state.salData && state.sal.mode !== "off" && salCanvas.width) {
+          ctx.drawImage(salCanvas, box.x, box.y, box.w, box.h, 0, 0, canvas.width, canvas.height);
+        }
       }
     });
   }
@@ -250,18 +256,58 @@
   function showStep(step) {
     const entry = state.entry;
     $("step").textContent = `step ${step} / ${entry.frames}`;
-    drawZooms();
     const details = state.details;
-    if (!details || details.id !== entry.id) return;
-    const chosen = ZooPlayer.showStepData(details.steps, step);
-    showBars(step, chosen);
-    showCursors(step);
+    if (details && details.id === entry.id) {
+      const chosen = ZooPlayer.showStepData(details.steps, step);
+      showBars(step, chosen);
+      showCursors(step);
+      if (state.values) ZooSaliency.showValues(state.values, details.steps.action_names, step);
+      for (const cursor of state.curves) cursor(step);
+      drawSaliency(step);
+    }
+    drawZooms();
+  }
+
+  /* The map of `step` over the atlas's gameplay region (only when what is drawn changes). */
+  function drawSaliency(step, force) {
+    const data = state.salData;
+    const key = data ? `${state.entry.id} ${ZooSaliency.rowOf(data, step)} ${JSON.stringify(state.sal)}` : "";
+    if (key === state.drawn && !force) return;
+    state.drawn = key;
+    const acts = state.details && state.details.activations;
+    if (acts && (salCanvas.width !== acts.atlas.width || salCanvas.height !== acts.atlas.height)) {
+      salCanvas.width = acts.atlas.width;
+      salCanvas.height = acts.atlas.height;
+    }
+    const region = acts ? boxOf(acts.atlas.regions.gameplay) : { x: 0, y: 0, w: 0, h: 0 };
+    ZooSaliency.draw(salCanvas, data, step, state.sal, region);
+  }
+
+  function seek(step) {
+    video.pause();
+    state.player.seekStep(step);
+  }
+
+  async function loadSaliency(entry, details) {
+    const info = details.saliency;
+    $("saliency-note").textContent = info
+      ? `${info.method === "gradient" ? "Gradient maps |∂L/∂I| (not the paper's perturbation)" : "Perturbation maps"}` +
+        (info.every > 1 ? `, computed every ${info.every} steps (each shown until the next).` : ", every step.")
+      : `No saliency maps for this agent${details.saliency_error ? ` (${details.saliency_error})` : ""}.`;
+    $("saliency-section").hidden = !info;
+    const values = await ZooSaliency.loadValues(details.activations);
+    const data = info ? await ZooSaliency.load(info) : null;
+    if (state.entry !== entry) return;
+    state.values = values;
+    state.salData = data;
+    state.curves = [ZooSaliency.valueCurve(values, entry.frames, seek)];
+    if (data) state.curves.push(ZooSaliency.saliencyCurve(data, entry.frames, seek));
   }
 
   function here(withFrame) {
     const frame = withFrame && state.player.step > 0 ? String(state.player.step) : null;
     const [a, b] = state.boxes.map((box) => (box ? JSON.stringify(box) : null));
-    return ZooPicker.urlFor(state.choice, { frame, state: a, state2: b });
+    return ZooPicker.urlFor(state.choice, { frame, state: a, state2: b, ...ZooSaliency.urlParams(state.sal) });
   }
 
   function remember() {
@@ -295,13 +341,17 @@
       } else {
         state.boxes = state.boxes.map((b) => followRegion(b, previous, acts));
       }
+      await loadSaliency(entry, details);
+      if (state.entry !== entry) return;
       showLayerButtons(acts);
       buildBars(details.steps.action_names, outputs);
       buildStrips(acts);
       state.player.load(acts.atlas.video, acts.atlas.poster, entry.fps, entry.frames, start);
       if (!start) video.play().catch(() => {});
       drawBoxes();
+      drawSaliency(Math.max(0, state.player.step), true);
       remember();
+      document.body.dataset.details = entry.id;
     } catch (err) {
       ZooPicker.showMessage(`Could not load this agent's activations: ${err.message}.`);
     }
@@ -316,6 +366,10 @@
     if (video.dataset.entry === entry.id) return;
     state.entry = entry;
     state.details = null;
+    state.salData = state.values = null;
+    state.curves = [];
+    $("step-values").hidden = $("saliency-section").hidden = $("value-section").hidden = true;
+    drawSaliency(0, true);
     video.dataset.entry = entry.id;
     $("fact-files").textContent = "–";
     remember();
@@ -329,6 +383,12 @@
     state.player = ZooPlayer.create(video, showStep);
     state.player.onPause = remember;
     wireDrawing();
+    $("saliency-controls").hidden = !withActs.entries.some((e) => e.saliency);
+    ZooSaliency.wire(state.sal, () => {
+      drawSaliency(Math.max(0, state.player.step), true);
+      drawZooms();
+      remember();
+    });
     $("clear").addEventListener("click", () => {
       state.boxes = [null, null];
       state.next = 0;
