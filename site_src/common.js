@@ -168,8 +168,16 @@ window.Zoo = (function () {
     return parts.join("; ") || "not recorded";
   }
 
+  /* A viewer's link to the noise-robustness page of the entry's game, at the entry's row;
+   * hidden when the entry was not evaluated. */
+  function robustnessLink(link, entry) {
+    link.hidden = !entry.robustness;
+    const page = `robustness/${encodeURIComponent(entry.game)}.html`;
+    if (entry.robustness) link.href = `${page}#${encodeURIComponent(entry.id)}`;
+  }
+
   return {
-    KEYS, formatNumber, displayOrders, valuesOf, resolve, describe, missMessage, wantedFromUrl,
+    KEYS, formatNumber, robustnessLink, displayOrders, valuesOf, resolve, describe, missMessage, wantedFromUrl,
     loadJson, loadFloat32, stepAt, timeOf, stepFromUrl, checkpointsOf, spread, trainingText,
     filesText, scoreText, whyNoActivations,
   };

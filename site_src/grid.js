@@ -317,6 +317,8 @@
     }
     const query = params.toString().replace(/%2C/g, ",");
     history.replaceState(history.state, "", `${location.pathname}?${query}${location.hash}`);
+    $("clip-cmd").textContent = /* the video of this view (zoo-site clip, docs/clip.md) */
+      `zoo-site clip --grid 'grid.html?${query}' --from ${state.step} --to ${state.frames} -o clip.mp4`;
   }
 
   function apply(choice) {
@@ -361,6 +363,7 @@
       }
     });
     setInterval(tick, 250);
+    $("clip-cmd").style.overflowWrap = "anywhere"; /* a long link wraps on a phone */
     ZooSaliency.wire(state.sal, () => {
       drawCells(true);
       remember();

@@ -180,6 +180,7 @@
     $("to-grid").href = `grid.html?${new URLSearchParams({ game: entry.game, tag: entry.tag })}`;
     $("to-activations").href = `video2.html?${params}`;
     $("to-activations").hidden = !entry.activations;
+    Zoo.robustnessLink($("to-robustness"), entry);
     if (video.dataset.entry !== entry.id) {
       const from = startOf(entry, start); /* before the old entry is forgotten */
       state.entry = entry;

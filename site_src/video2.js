@@ -363,6 +363,7 @@
     document.title = `${title} · ${state.manifest.site.title}`;
     state.choice = choice;
     $("to-viewer").href = `video.html?${new URLSearchParams(choice)}`;
+    Zoo.robustnessLink($("to-robustness"), entry);
     if (video.dataset.entry === entry.id) return;
     state.entry = entry;
     state.details = null;

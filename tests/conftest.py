@@ -57,9 +57,15 @@ def watched(browser, request):
 
 
 @pytest.fixture(scope="session")
-def demo_site(tmp_path_factory, demo_zoo, test_cache) -> Path:
-    """`zoo-site build` with no zoo given: the demo zoo (already cached) becomes a site."""
+def demo_site(request, tmp_path_factory, test_cache) -> Path:
+    """`zoo-site build` with no zoo given: the demo zoo (already cached) becomes a site.
+    For a quick inner loop on the browser tests, ZOO_SITE_TEST_DEMO_SITE names a demo site
+    built earlier with the same settings (never in CI; tests that rebuild it then fail)."""
     from typer.testing import CliRunner
+
+    if os.environ.get("ZOO_SITE_TEST_DEMO_SITE") and os.environ.get("CI") != "true":
+        return Path(os.environ["ZOO_SITE_TEST_DEMO_SITE"])
+    request.getfixturevalue("demo_zoo")  # made first, into the shared cache
 
     from zoo_site.cli import app
 

@@ -175,6 +175,73 @@ def index(
     typer.echo(f"Wrote {path}: upload the zoo folder with it to any static host.")
 
 
+@app.command()
+def clip(
+    entries: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Entry ids algo/game/run/tag, one per cell (or use --grid).", show_default=False
+        ),
+    ] = None,
+    grid: Annotated[
+        str | None,
+        typer.Option(
+            "--grid",
+            help="A grid.html link (or just its query): its cells, "
+            "layout, start time and saliency settings.",
+        ),
+    ] = None,
+    site: Annotated[Path, typer.Option(help="The built site.")] = Path("site"),
+    start: Annotated[
+        int | None,
+        typer.Option("--from", min=0, help="First step. Default: the link's t/frame, else 0."),
+    ] = None,
+    stop: Annotated[
+        int | None,
+        typer.Option("--to", help="Stop before this step. Default: the longest video's end."),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The clip (.mp4).")] = Path("clip.mp4"),
+    saliency: Annotated[
+        str | None,
+        typer.Option(
+            help="Overlay saliency maps: off, actor, critic or both. Default: the link's, else off."
+        ),
+    ] = None,
+    salpha: Annotated[
+        float | None, typer.Option(help="Overlay opacity 0-1. Default: the link's, else 0.6.")
+    ] = None,
+    palette: Annotated[
+        str | None, typer.Option(help="paper (blue/red) or cb (colour-blind safe).")
+    ] = None,
+    cols: Annotated[
+        int | None, typer.Option(help="Columns. Default: as the grid, or √cells for ids.")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks.")] = False,
+) -> None:
+    """Render a comparison-grid video (H.264) of a built site's entries, step by step."""
+    from proglog import TqdmProgressBarLogger
+
+    from zoo_site.clip import ClipOptions, make_clip
+    from zoo_site.errors import ZooSiteError
+
+    options = ClipOptions(site=site, out=out, entries=list(entries or []), grid=grid,
+                          start=start, stop=stop, saliency=saliency, salpha=salpha,
+                          palette=palette, cols=cols)  # fmt: skip
+    try:
+        result = make_clip(options, TqdmProgressBarLogger(print_messages=False),
+                           lambda note: typer.echo(note, err=True))  # fmt: skip
+    except ZooSiteError as exc:
+        _fail(exc, verbose)
+        return
+    except KeyboardInterrupt:
+        typer.echo(f"Interrupted: {out} is as it was.", err=True)
+        raise typer.Exit(130) from None
+    width, height = result.size
+    typer.echo(f"Wrote {result.out}: {len(result.cells)} cells, steps {result.start} to "
+               f"{result.stop - 1} ({result.frames} frames at {result.fps:g} fps, "
+               f"{width}×{height}) in {result.seconds:.1f} s.")  # fmt: skip
+
+
 def main() -> None:
     app(prog_name="zoo-site")
 

@@ -78,6 +78,47 @@ class SaliencyConfig:
 
 
 @dataclass
+class RobustnessConfig:
+    """Robustness to observation noise, under [robustness]: each chosen agent re-played
+    with Gaussian noise on its input, as the Atari Model Zoo's paper did."""
+
+    levels: list[float] = field(default_factory=lambda: [0.0, 0.05, 0.1, 0.2, 0.3])
+    """Gaussian σ of the noise added to the [0, 1] observation, per level; [] turns the
+    evaluation off."""
+    episodes: int = 3
+    """Episodes per level (each level's episode k starts from the same emulator seed)."""
+    max_steps: int = 2500
+    """Agent steps at most per episode."""
+    seed: int = 0
+    """Seed of the emulators, the noise and the protocol's random choices."""
+    tags: list[str] = field(default_factory=list)
+    """The checkpoints evaluated; empty: the last tag of each run. ["*"]: every tag."""
+    only: list[str] = field(default_factory=list)
+    """Further, only entries whose id algo/game/run/tag matches one of these patterns."""
+    video: float = 0.1
+    """Film one episode at the nonzero level nearest this σ, the noisy observation beside
+    the screen (0: no film)."""
+
+
+@dataclass
+class StatesConfig:
+    """The map of states, under [states]: every entry's steps placed in 2-D by the dense
+    layer's activations and by RAM, per game (map.html)."""
+
+    method: str = "tsne"
+    """"tsne" (PCA to 50 dimensions, then t-SNE), "pca" (the first two components) or
+    "off"."""
+    points: int = 3000
+    """Points per game at most (thinned evenly over every entry's samples)."""
+    per_entry: int = 250
+    """Steps sampled per entry at most (evenly spaced)."""
+    perplexity: float = 30.0
+    """t-SNE's perplexity (smaller for games with few points)."""
+    seed: int = 0
+    """Seed of PCA and t-SNE: the same samples and seed give the same map."""
+
+
+@dataclass
 class AlgoConfig:
     """Per-algorithm settings, under [algos.<id>]."""
 
@@ -176,6 +217,8 @@ class Config:
     render: RenderConfig = field(default_factory=RenderConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     saliency: SaliencyConfig = field(default_factory=SaliencyConfig)
+    robustness: RobustnessConfig = field(default_factory=RobustnessConfig)
+    states: StatesConfig = field(default_factory=StatesConfig)
     algos: dict[str, AlgoConfig] = field(default_factory=dict)
     tags: TagsConfig = field(default_factory=TagsConfig)
     demo: DemoConfig = field(default_factory=DemoConfig)
@@ -243,6 +286,9 @@ def _convert(tp: Any, value: Any, key: str, problems: list[str]) -> Any:
         (itype,) = get_args(tp)
         if is_dataclass(itype) and isinstance(itype, type) and isinstance(value, list):
             return [_build(itype, v, f"{key}[{i}].", problems) for i, v in enumerate(value)]
+        if itype is float and isinstance(value, list):  # TOML writes 0 for 0.0
+            value = [float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+                     for v in value]  # fmt: skip
         if not isinstance(value, list) or not all(isinstance(v, itype) for v in value):
             problems.append(f"Config value '{key}': expected a list of {itype.__name__}")
             return _INVALID
@@ -293,6 +339,22 @@ def _check_values(config: Config, problems: list[str]) -> None:
         (ro.epsilon is None or 0 <= ro.epsilon <= 1, "rollout.epsilon", "must be in [0, 1]"),
         (config.jobs >= 0, "jobs", "must not be negative (0 = one per core)"),
         *_saliency_checks(config.saliency),
+        (
+            all(0 <= x <= 10 for x in config.robustness.levels),
+            "robustness.levels",
+            "must be noise σ from 0 to 10",
+        ),
+        (config.robustness.episodes >= 1, "robustness.episodes", "must be at least 1"),
+        (config.robustness.max_steps >= 1, "robustness.max_steps", "must be at least 1"),
+        (config.robustness.video >= 0, "robustness.video", "must be a σ, 0 or more (0: none)"),
+        (
+            config.states.method in ("tsne", "pca", "off"),
+            "states.method",
+            "must be tsne, pca or off",
+        ),
+        (config.states.points >= 2, "states.points", "must be at least 2"),
+        (config.states.per_entry >= 1, "states.per_entry", "must be at least 1"),
+        (config.states.perplexity > 0, "states.perplexity", "must be positive"),
     ]
     problems.extend(f"Config value '{key}': {why}" for ok, key, why in checks if not ok)
     for algo, cfg in config.algos.items():

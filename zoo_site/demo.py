@@ -43,7 +43,7 @@ class DemoSpec:
     steps: int = 500
     epsilon: float = 0.1
     training: TrainingSpec = field(default_factory=TrainingSpec)
-    version: int = 6  # bump when the demo's making changes
+    version: int = 8  # bump when the demo's making changes
 
     @property
     def size(self) -> int:
@@ -63,6 +63,10 @@ class DemoSpec:
 
 TRAINED_TAG = "final"
 """The tag whose agents are trained; `initial` (and every other tag) stays untrained."""
+ROBUSTNESS_EPISODES, ROBUSTNESS_STEPS = 3, 200
+STATES_PER_ENTRY = 100
+"""The demo's noise evaluation of its trained agents: 3 episodes of at most 200 steps per
+noise level (five levels: 3,000 steps per network)."""
 SALIENCY_EVERY = 5
 """The demo's saliency maps: every 5th step of its trained agents (0.08 s a step on 2
 cores: about a minute of the first build)."""
@@ -104,6 +108,18 @@ final = {json.dumps(final)}
 method = "{method}"
 every = {SALIENCY_EVERY}
 only = {json.dumps(only)}
+
+# Robustness to observation noise of the trained agents (levels: the default sigmas).
+[robustness]
+levels = {json.dumps([0.0, 0.05, 0.1, 0.2, 0.3] if only else [])}
+episodes = {ROBUSTNESS_EPISODES}
+max_steps = {ROBUSTNESS_STEPS}
+only = {json.dumps(only)}
+
+# The map of states: every agent's steps (up to {STATES_PER_ENTRY} each), by the dense layer
+# and by RAM.
+[states]
+per_entry = {STATES_PER_ENTRY}
 """
 
 

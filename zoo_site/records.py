@@ -8,7 +8,7 @@ checker follows them too.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -97,6 +97,11 @@ class EntryMedia:
     saliency: dict[str, Any] | None = None
     """The saliency maps' file and how they were made (`entries._saliency`)."""
     saliency_error: FileError | None = None
+    states: str | None = None
+    """The map of states' samples in the entry's cache folder (never published)."""
+    robustness: dict[str, Any] | None = None
+    """Returns under observation noise (`analysis.robustness`), kept in its own cache."""
+    robustness_error: FileError | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -121,6 +126,8 @@ class EntryResult:
     seconds: float = 0.0
     played: Path | None = None
     """The played rollout file in the cache, where zoo-site played the model."""
+    extra_files: dict[str, Path] = field(default_factory=dict)
+    """Files of the entry kept outside `media_dir` (name in the site -> file)."""
 
     @property
     def activation_error(self) -> FileError | None:

@@ -32,9 +32,14 @@ from zoo_site.sources.base import Entry
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo_site.analysis.activations import Activations
+    from zoo_site.analysis.robustness import RobustnessSettings
     from zoo_site.analysis.saliency import SaliencySettings
     from zoo_site.networks.base import Network
     from zoo_site.rollouts.npz import Rollout
+
+
+Outcome = tuple[dict | None, FileError | None]
+"""(what an analysis made, None), or (None, why it could not)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,12 @@ class EntryTask:
     algo: AlgoConfig | None = None
     saliency: SaliencySettings | None = None
     """How this entry's saliency maps are made; None: it gets none."""
+    robustness: RobustnessSettings | None = None
+    """How this entry's noise robustness is evaluated; None: it is not."""
+    noisy_video: float = 0.0
+    """With robustness: film the episode at the nonzero level nearest this σ (0: none)."""
+    states: int = 0
+    """Steps sampled for the map of states (analysis/states.py); 0: none."""
 
     @property
     def protocol(self) -> PlayProtocol:
@@ -89,8 +100,12 @@ def media_key(task: EntryTask, rollout_key: str, model_key: str | None) -> str:
     """What the media depend on: the rollout, the model and how it is loaded, the render
     and saliency settings and zoo-site's version; never display labels."""
     saliency = None if task.saliency is None else task.saliency.as_json()
-    return _digest(__version__, rollout_key, model_key, task.network_settings(),
-                   asdict(task.render), saliency)  # fmt: skip
+    return _digest(__version__, MEDIA_FORMAT, rollout_key, model_key, task.network_settings(),
+                   asdict(task.render), saliency, task.states)  # fmt: skip
+
+
+MEDIA_FORMAT = 3
+"""Bumped when an entry's cached media gain a file (3: the map of states' samples)."""
 
 
 def _run(task: EntryTask) -> EntryResult:
@@ -100,17 +115,95 @@ def _run(task: EntryTask) -> EntryResult:
     media_dir = task.cache_dir / "media" / media_key(task, rollout_key, model_key)
     done = media_dir / "result.json"
     played = _played_path(task) if source == "played" else None
+    network = None
     if done.exists():
         media = EntryMedia.from_json(json.loads(done.read_text(encoding="utf-8")))
-        if all((media_dir / f).exists() for f in media.files):
-            return EntryResult(entry.id, "reused", media_dir=media_dir, media=media, played=played)
-    network = None
+        if all((media_dir / f).exists() for f in [*media.files, *filter(None, [media.states])]):
+            extra = _with_robustness(media, task, model_key, network)
+            return EntryResult(entry.id, "reused", media_dir=media_dir, media=media,
+                               played=played, extra_files=extra)  # fmt: skip
     if rollout_path is None:
         network = _load_network(task)
         rollout_path = _play(task, network, rollout_key)
     media = _render(task, rollout_path, media_dir, network, source)
     write_json(done, media.to_json())
-    return EntryResult(entry.id, "rendered", media_dir=media_dir, media=media, played=played)
+    extra = _with_robustness(media, task, model_key, network)
+    return EntryResult(entry.id, "rendered", media_dir=media_dir, media=media, played=played,
+                       extra_files=extra)  # fmt: skip
+
+
+def robustness_key(task: EntryTask, model_key: str) -> str:
+    """What a noise evaluation depends on: the model, how it is loaded and played, the
+    game and the settings."""
+    assert task.robustness is not None
+    video = None
+    if _noisy_level(task) is not None:  # the film's settings matter only when there is one
+        r = task.render
+        video = (task.noisy_video, r.fps, r.scale, r.crf, r.preset)
+    return _digest(__version__, ROBUSTNESS_FORMAT, model_key, task.entry.game,
+                   task.network_settings(), task.protocol.as_json(), task.robustness.as_json(),
+                   video)  # fmt: skip
+
+
+ROBUSTNESS_FORMAT = 2
+"""Bumped when the evaluation's results change for the same settings (2: noisy inputs of
+uint8 networks clipped to 0-255 instead of wrapping around)."""
+
+
+NOISY_VIDEO = "noisy.mp4"
+
+
+def _noisy_level(task: EntryTask) -> int | None:
+    from zoo_site.analysis.noisy_video import nearest_level
+
+    if task.robustness is None:
+        return None
+    return nearest_level(task.robustness.levels, task.noisy_video)
+
+
+def _with_robustness(media: EntryMedia, task: EntryTask, model_key: str | None,
+                     network: Network | None) -> dict[str, Path]:  # fmt: skip
+    """Add the noise evaluation to `media`; return its film as {name in the site: file}."""
+    media.robustness, media.robustness_error = _robustness(task, model_key, network)
+    if media.robustness and media.robustness.get("video"):
+        key = media.robustness["video"]["key"]
+        return {NOISY_VIDEO: task.cache_dir / "robustness" / key / NOISY_VIDEO}
+    return {}
+
+
+def _robustness(task: EntryTask, model_key: str | None, network: Network | None) -> Outcome:
+    """The entry's returns at each noise level (analysis/robustness.py) and the film of
+    one noisy episode (analysis/noisy_video.py), kept in `<cache>/robustness/<key>.json`
+    and `<key>/` apart from the media (changing the settings replays only this);
+    (result, None), or (None, why) when the evaluation cannot run."""
+    from zoo_site.analysis import noisy_video
+    from zoo_site.analysis.robustness import evaluate
+
+    if task.robustness is None or model_key is None:
+        return None, None
+    key = robustness_key(task, model_key)
+    path = task.cache_dir / "robustness" / f"{key}.json"
+    if path.exists():
+        return dict(json.loads(path.read_text(encoding="utf-8"))), None
+    try:
+        network = network or _load_network(task)
+        game, protocol = task.entry.game, task.protocol
+        result = evaluate(network, game, protocol, task.robustness).as_json()
+        level = _noisy_level(task)
+        if level is not None:
+            film = task.cache_dir / "robustness" / key / NOISY_VIDEO
+            made = noisy_video.render(network, game, protocol, task.robustness, level, film,
+                                      task.render)  # fmt: skip
+            result["video"] = {"key": key, "file": NOISY_VIDEO, "fps": task.render.fps,
+                               **made.as_json()}  # fmt: skip
+    except Exception as exc:  # an emulator that cannot run the game: the entry still builds
+        model = task.entry.model
+        where = str(model.path) if model else str(task.entry.file)
+        message = exc.message if isinstance(exc, EntryError) else f"{type(exc).__name__}: {exc}"
+        return None, {"path": where, "file": Path(where).name, "message": message}
+    result["protocol"] = protocol.name
+    write_json(path, result)
+    return result, None
 
 
 def _digest(*parts: object) -> str:
@@ -204,6 +297,7 @@ def _render(task: EntryTask, rollout_path: Path, media_dir: Path, network: Netwo
             video = render.render_gameplay(ro.frames, media_dir / "gameplay.mp4", cfg,
                                            poster=media_dir / "poster.png")  # fmt: skip
             files = ["gameplay.mp4", "poster.png"]
+        states = _sample_states(task, rollout_path, ro, acts, taken, media_dir)
     finally:
         if acts is not None:
             acts.close()
@@ -215,8 +309,34 @@ def _render(task: EntryTask, rollout_path: Path, media_dir: Path, network: Netwo
         score=None if ro.score is None else float(ro.score[-1]),
         steps=_step_data(ro, names, taken, greedy),
         rollout=_rollout_info(task, source), activations=activations, activation_error=error,
-        saliency=saliency, saliency_error=saliency_error,
+        saliency=saliency, saliency_error=saliency_error, states=states,
     )  # fmt: skip
+
+
+def _sample_states(task: EntryTask, rollout_path: Path, ro: Rollout, acts: Activations | None,
+                   taken: np.ndarray | None, media_dir: Path) -> str | None:  # fmt: skip
+    """The entry's samples for the map of states (kept in the cache, not published): the
+    last dense layer's values and the rollout's RAM where there are; None without either."""
+    from zoo_site.analysis import states
+
+    if not task.states:
+        return None
+    dense = None
+    if acts is not None:
+        layers = [layer for layer in acts.layers if layer.kind == "dense"]
+        dense = layers[-1].values if layers else None
+    ram = None
+    if task.entry.rollout_format != "episode" and rollout_path.suffix == ".npz":
+        with np.load(rollout_path, allow_pickle=False) as z:
+            if "ram" in z.files:
+                from zoo_site.rollouts.npz import _read_member
+
+                ram = _read_member(rollout_path, "ram")
+    if dense is None and ram is None:
+        return None
+    states.sample(media_dir / states.STATES_FILE, ro.steps, ro.frames, dense=dense, ram=ram,
+                  actions=taken, score=ro.score, limit=task.states)  # fmt: skip
+    return states.STATES_FILE
 
 
 def _read_rollout(task: EntryTask, path: Path) -> Rollout:
@@ -310,9 +430,6 @@ def _write_value(acts: Activations, media_dir: Path, files: list[str]) -> dict |
     files.append("value.f32")
     return {"file": "value.f32", "dtype": "float32", "shape": [len(value)],
             "label": f"the value head ({head})"}  # fmt: skip
-
-
-Outcome = tuple[dict | None, FileError | None]
 
 
 def _saliency(task: EntryTask, rollout_path: Path, ro: Rollout, network: Network,

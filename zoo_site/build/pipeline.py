@@ -16,11 +16,20 @@ from zoo_site.build.executor import cpu_limit, make_executor
 from zoo_site.build.publish import assemble
 from zoo_site.build.report import Reporter
 from zoo_site.build.summary import BuildSummary, build_report
-from zoo_site.config import Config, SaliencyConfig, SourceConfig, load_config
+from zoo_site.config import (
+    Config,
+    RobustnessConfig,
+    SaliencyConfig,
+    SourceConfig,
+    StatesConfig,
+    load_config,
+)
 from zoo_site.demo import MARKER, DemoSpec, make_demo_zoo
 from zoo_site.errors import BuildFailed, Problem
 from zoo_site.fsutil import write_json
 from zoo_site.records import EntryResult
+from zoo_site.site import robustness as robustness_pages
+from zoo_site.site import statemap
 from zoo_site.site.manifest import Labels, build_manifest
 from zoo_site.site.training import training_curves
 from zoo_site.sources import ZooSpec, read_zoos
@@ -28,6 +37,7 @@ from zoo_site.sources.base import Entry, SourceSettings
 from zoo_site.sources.remote import is_remote, mirror_zoo
 
 if TYPE_CHECKING:  # pragma: no cover
+    from zoo_site.analysis.robustness import RobustnessSettings
     from zoo_site.analysis.saliency import SaliencySettings
 
 CONFIG_NAME = "zoo-site.toml"
@@ -69,7 +79,8 @@ def build(options: BuildOptions, reporter: Reporter) -> BuildSummary:
     for r in summary.results:
         media = r.media
         lost = [("no activations", r.activation_error),
-                ("no saliency maps", media.saliency_error if media else None)]  # fmt: skip
+                ("no saliency maps", media.saliency_error if media else None),
+                ("no noise robustness", media.robustness_error if media else None)]  # fmt: skip
         for what, err in lost:
             if err:
                 problem = Problem(err["path"], f"{what}: {err['message']}", r.entry_id)
@@ -82,11 +93,18 @@ def build(options: BuildOptions, reporter: Reporter) -> BuildSummary:
     for problem in log_problems:
         summary.problems.append(problem)
         reporter.problem(problem)
-    manifest = build_manifest(config, [(e, r.media) for e, r in built if r.media], demo, curves,
-                              options.media_url)  # fmt: skip
+    with_media = [(e, r.media) for e, r in built if r.media]
+    manifest = build_manifest(config, with_media, demo, curves, options.media_url)
+    noise = robustness_pages.game_data(with_media, options.media_url)
+    manifest["robustness"] = robustness_pages.manifest_pages(noise)
+    maps = _maps(built, config, cache, reporter)
+    for problem in maps.problems:
+        summary.problems.append(problem)
+        reporter.problem(problem)
+    manifest["maps"] = statemap.manifest_maps(maps.files)
     try:
         assemble(out, manifest, built, summary.zoos, options.media_url, options.strict, summary,
-                 reporter)  # fmt: skip
+                 reporter, noise, maps.files)  # fmt: skip
     finally:
         write_json(cache / "build-report.json", build_report(summary))
     reporter.summary(summary)
@@ -115,14 +133,18 @@ def _load_config(options: BuildOptions) -> tuple[Config, Path, bool]:
 
 def _with_demo_config(config: Config, zoo: Path, from_file: bool) -> Config:
     """The demo zoo's own config; a user's file wins, but the demo's notice always shows
-    (and its saliency settings, unless the file changes them)."""
+    (and its analyses' settings, unless the file changes them)."""
     demo = load_config(zoo / CONFIG_NAME)
     if not from_file:
         return demo
     config.notice = config.notice or demo.notice
     config.algos = {**demo.algos, **config.algos}
-    if config.saliency == SaliencyConfig():  # the user's file does not change it
+    if config.saliency == SaliencyConfig():  # the user's file does not change them
         config.saliency = demo.saliency
+    if config.robustness == RobustnessConfig():
+        config.robustness = demo.robustness
+    if config.states == StatesConfig():
+        config.states = demo.states
     return config
 
 
@@ -164,35 +186,70 @@ def _settings(src: SourceConfig, default: SourceSettings) -> SourceSettings:
                           src.label or default.label, src.tag or default.tag)  # fmt: skip
 
 
+def _maps(built: list[tuple[Entry, EntryResult]], config: Config, cache: Path,
+          reporter: Reporter) -> statemap.Maps:  # fmt: skip
+    """Each game's map of states ([states]), with a progress bar."""
+    from zoo_site.analysis.states import MapSettings
+
+    s = config.states
+    if s.method == "off":
+        return statemap.Maps([], [])
+    settings = MapSettings(s.method, s.points, s.per_entry, s.perplexity, s.seed)
+    games = {e.game for e, r in built if r.media and r.media.states}
+    with reporter.task("maps of states", total=len(games)) as advance:
+        return statemap.build_maps(built, settings, cache, advance)
+
+
 def make_demo(path: Path, spec: DemoSpec, jobs: int | None, reporter: Reporter) -> Path:
     """The demo zoo at `path` (made once), with a progress bar while its agents play."""
     with reporter.task("demo zoo: playing agents", total=spec.size) as advance:
         return make_demo_zoo(path, spec, jobs, lambda _: advance())
 
 
-def saliency_plan(entries: list[Entry], config: Config) -> dict[str, SaliencySettings]:
-    """The saliency settings of each entry that gets maps ([saliency]): entries with a
-    model whose id matches a pattern of `only`, or by default the last tag of each run in
-    display order."""
+def chosen(entries: list[Entry], config: Config, tags: list[str], only: list[str]) -> list[Entry]:
+    """The entries with a model an analysis runs on: those whose tag is in `tags` ("*":
+    any), else (no tags given) every entry if `only` is given, else the last tag of each
+    run in display order; then, with `only`, those whose id algo/game/run/tag matches one
+    of its shell-style patterns."""
     from fnmatch import fnmatchcase
 
+    with_model = [e for e in entries if e.model is not None]
+    if "*" in tags or (not tags and only):
+        picked = with_model
+    elif tags:
+        picked = [e for e in with_model if e.tag in tags]
+    else:
+        key = Labels(config, entries).tag_key
+        last: dict[tuple[str, str, str, int], Entry] = {}
+        for e in with_model:
+            run = (e.source, e.algo, e.game, e.run)
+            if run not in last or key(e.tag) > key(last[run].tag):
+                last[run] = e
+        picked = list(last.values())
+    return [e for e in picked if not only or any(fnmatchcase(e.id, p) for p in only)]
+
+
+def saliency_plan(entries: list[Entry], config: Config) -> dict[str, SaliencySettings]:
+    """The saliency settings of each entry that gets maps ([saliency]): entries with a
+    model whose id matches a pattern of `only`, or by default the last tag of each run."""
     from zoo_site.analysis.saliency import SaliencySettings
 
     s = config.saliency
     if s.method == "off":
         return {}
     settings = SaliencySettings(s.method, s.stride, s.radius, s.blur, s.every)  # type: ignore[arg-type]
-    with_model = [e for e in entries if e.model is not None]
-    if s.only:
-        return {e.id: settings for e in with_model
-                if any(fnmatchcase(e.id, pattern) for pattern in s.only)}  # fmt: skip
-    key = Labels(config, entries).tag_key
-    last: dict[tuple[str, str, str, int], Entry] = {}
-    for e in with_model:
-        run = (e.source, e.algo, e.game, e.run)
-        if run not in last or key(e.tag) > key(last[run].tag):
-            last[run] = e
-    return {e.id: settings for e in last.values()}
+    return {e.id: settings for e in chosen(entries, config, [], s.only)}
+
+
+def robustness_plan(entries: list[Entry], config: Config) -> dict[str, RobustnessSettings]:
+    """The noise-robustness settings of each entry evaluated ([robustness])."""
+    from zoo_site.analysis.robustness import RobustnessSettings
+
+    r = config.robustness
+    if not r.levels:
+        return {}
+    settings = RobustnessSettings(tuple(r.levels), r.episodes, r.max_steps, r.seed)
+    return {e.id: settings for e in chosen(entries, config, r.tags, r.only)}
 
 
 def _run_entries(
@@ -204,9 +261,18 @@ def _run_entries(
     scheduler: str | None = None,
 ) -> list[EntryResult]:
     saliency = saliency_plan(entries, config)
+    noise = robustness_plan(entries, config)
     tasks = [
         EntryTask(
-            e, cache, config.render, config.rollout, config.algos.get(e.algo), saliency.get(e.id)
+            e,
+            cache,
+            config.render,
+            config.rollout,
+            config.algos.get(e.algo),
+            saliency.get(e.id),
+            noise.get(e.id),
+            config.robustness.video,
+            config.states.per_entry if config.states.method != "off" else 0,
         )  # fmt: skip
         for e in entries
     ]

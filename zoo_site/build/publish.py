@@ -12,6 +12,7 @@ from zoo_site.errors import BuildFailed, Problem, ZooSiteError
 from zoo_site.fsutil import link_or_copy, recover_aside, swap_in_dir, write_json, write_text
 from zoo_site.records import EntryResult
 from zoo_site.site.manifest import entry_manifest, media_url
+from zoo_site.site.statemap import FOLDER, GameFiles
 from zoo_site.sources.base import Entry
 
 
@@ -38,6 +39,8 @@ def assemble(
     strict: bool,
     summary: BuildSummary,
     reporter: Reporter,
+    robustness: dict[str, list[dict]] | None = None,
+    maps: list[GameFiles] | None = None,
 ) -> None:
     """Write the complete site beside `out`, then swap it in; never a half-written site.
     With --media-url the media go to `<out>-media` (swapped in first), for another host."""
@@ -59,10 +62,15 @@ def assemble(
             assert result.media is not None and result.media_dir is not None
             for name in result.media.files:
                 link_or_copy(result.media_dir / name, media / media_url(entry, name))
+            for name, path in result.extra_files.items():
+                link_or_copy(path, media / media_url(entry, name))
             details = entry_manifest(entry, result.media, media_base)
             write_json(site / media_url(entry, "entry.json"), details)
+        for m in maps or []:
+            link_or_copy(m.data, site / FOLDER / f"{m.game}.json")
+            link_or_copy(m.sheet, site / FOLDER / f"{m.game}.png")
         write_json(site / "manifest.json", manifest)
-        write_pages(site, manifest)
+        write_pages(site, manifest, robustness=robustness)
         write_text(site / ".nojekyll", "")
         for problem in pages_limits(site, media_out is not None):
             summary.problems.append(problem)

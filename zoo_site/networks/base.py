@@ -95,8 +95,9 @@ def to_network_input(observations: np.ndarray, spec: ObsSpec) -> np.ndarray:
     x = np.asarray(observations, np.float32) * np.float32(spec.scale)
     if spec.layout == "NCHW":
         x = np.transpose(x, (0, 3, 1, 2))
-    if np.issubdtype(np.dtype(spec.dtype), np.integer):
-        x = np.rint(x)
+    if np.issubdtype(np.dtype(spec.dtype), np.integer):  # clipped: a cast would wrap around
+        info = np.iinfo(np.dtype(spec.dtype))
+        x = np.clip(np.rint(x), info.min, info.max)
     return np.ascontiguousarray(x.astype(spec.dtype, copy=False))
 
 

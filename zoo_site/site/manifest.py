@@ -85,6 +85,8 @@ def build_manifest(
         "tags": [{"id": t, "label": labels.tag(t)} for t in tags],
         "entries": [_entry_json(e, info, media_base(media)) for e, info in built],
         "training": training or [],
+        "robustness": [],
+        "maps": [],
     }
 
 
@@ -120,6 +122,7 @@ def _entry_json(entry: Entry, info: EntryMedia, base: str) -> dict[str, Any]:
         "rollout": {"source": info.rollout["source"]},
         "activations": info.activations is not None,
         "saliency": info.saliency is not None,
+        "robustness": info.robustness is not None,
         "details": media_url(entry, "entry.json"),
     }
 
@@ -159,6 +162,8 @@ def entry_manifest(entry: Entry, info: EntryMedia, media: str | None = None) -> 
         "activation_error": _public_error(info.activation_error),
         "saliency": None if info.saliency is None else _file_url(entry, info.saliency, base),
         "saliency_error": _public_error(info.saliency_error),
+        "robustness": _robustness(entry, info.robustness, base),
+        "robustness_error": _public_error(info.robustness_error),
     }
 
 
@@ -182,6 +187,14 @@ def _with_urls(entry: Entry, acts: dict[str, Any], base: str) -> dict[str, Any]:
     return {**acts, "atlas": atlas, "layers": layers, "outputs": outputs,
             "distribution": None if dist is None else _file_url(entry, dist, base),
             "value": None if value is None else _file_url(entry, value, base)}  # fmt: skip
+
+
+def _robustness(entry: Entry, info: dict | None, base: str) -> dict | None:
+    """The noise evaluation, its film (if any) by URL, without the cache's key."""
+    if info is None or not info.get("video"):
+        return info
+    video = {k: v for k, v in info["video"].items() if k != "key"}
+    return {**info, "video": _file_url(entry, video, base)}
 
 
 def _file_url(entry: Entry, info: Any, base: str) -> dict[str, Any]:

@@ -13,15 +13,22 @@ import jinja2
 from zoo_site import __version__, fsutil
 from zoo_site.resources import site_src_dir, templates_dir
 from zoo_site.site import charts
+from zoo_site.site import robustness as noise
 
-PAGES = ("index.html", "video.html", "video2.html", "grid.html", "404.html")
+PAGES = ("index.html", "video.html", "video2.html", "grid.html", "map.html", "404.html")
 ASSETS = "assets"
 
 
 def write_pages(
-    site_dir: Path, manifest: dict, *, template_override: Path | None = None
+    site_dir: Path,
+    manifest: dict,
+    *,
+    template_override: Path | None = None,
+    robustness: dict[str, list[dict]] | None = None,
 ) -> list[Path]:
-    """Write the pages and the assets into `site_dir`; return the paths written."""
+    """Write the pages and the assets into `site_dir`; with `robustness` (game -> its
+    evaluated entries, `site.robustness.game_data`) also a robustness page and its data per
+    game. Return the paths written."""
     site_dir = Path(site_dir)
     written = copy_assets(site_src_dir(), site_dir / ASSETS)
     env = make_environment(template_override)
@@ -30,6 +37,16 @@ def write_pages(
         html = env.get_template(name).render(context, page=name.removesuffix(".html"))
         fsutil.write_text(site_dir / name, html)
         written.append(site_dir / name)
+    for game, items in (robustness or {}).items():
+        lines = noise.summary(manifest["algos"], items)
+        html = env.get_template("robustness.html").render(
+            context, page="robustness", root=noise.ROOT, game=game, lines=lines,
+            chart=noise.chart(game, lines), data_url=noise.data_of(game),
+            sigmas=sorted({r["sigma"] for line in lines for r in line["rows"]}),
+        )  # fmt: skip
+        fsutil.write_text(site_dir / noise.page_of(game), html)
+        fsutil.write_json(site_dir / noise.data_of(game), items)
+        written += [site_dir / noise.page_of(game), site_dir / noise.data_of(game)]
     return written
 
 
@@ -61,6 +78,9 @@ def page_context(manifest: dict, asset: Callable[[str], str]) -> dict[str, Any]:
         "groups": index_groups(manifest, tag_labels),
         "tag_labels": tag_labels,
         "media_origin": _origin(manifest["site"].get("media_url")),
+        "root": "",
+        "robustness_pages": {p["game"]: p["page"] for p in manifest.get("robustness", [])},
+        "map_pages": {m["game"]: m["page"] for m in manifest.get("maps", [])},
     }
 
 

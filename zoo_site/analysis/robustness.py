@@ -1,0 +1,156 @@
+"""Robustness to observation noise: an agent's returns with Gaussian noise on its input.
+
+As the Atari Model Zoo's own rollout code did it (`generate_rollout(observation_noise=σ)`),
+the noise goes into the network's input only: σ·N(0, 1) added to the canonical observation
+(the stacked frames in [0, 1]), not clipped; the emulator, the screen and every later
+observation stay clean.
+
+Every (level, episode) pair is one episode, played to its end or to `max_steps` agent
+steps, and the evaluation runs them all **in lockstep**: one batched network call per step
+for every episode still running, so the network sees batches of up to levels × episodes
+observations instead of one. Each episode owns its random streams — the emulator's seed
+(the same for episode e at every level: the levels differ only by the noise, common random
+numbers), the noise and the protocol's ε choices — so an episode plays the same whether it
+runs alone or in a batch (`lockstep=False` plays them one at a time with batch-1 calls; a
+test holds the two equal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from zoo_site.networks.base import Network
+from zoo_site.rollouts.protocols import PlayProtocol
+
+DEFAULT_LEVELS = (0.0, 0.05, 0.1, 0.2, 0.3)
+
+
+@dataclass(frozen=True)
+class RobustnessSettings:
+    levels: tuple[float, ...] = DEFAULT_LEVELS
+    """Gaussian σ of the noise on the [0, 1] observation, per level."""
+    episodes: int = 3
+    """Episodes per level."""
+    max_steps: int = 2500
+    """Agent steps at most per episode (an episode cut short counts its return so far)."""
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if any(s < 0 for s in self.levels):
+            raise ValueError("noise levels must not be negative")
+        if self.episodes < 1 or self.max_steps < 1:
+            raise ValueError("episodes and max_steps must be at least 1")
+
+    def as_json(self) -> dict:
+        return {**asdict(self), "levels": list(self.levels)}
+
+
+@dataclass
+class RobustnessResult:
+    settings: RobustnessSettings
+    returns: np.ndarray
+    """(levels, episodes) float64: each episode's return."""
+    steps: np.ndarray
+    """(levels, episodes) int: agent steps each episode took."""
+    finished: np.ndarray
+    """(levels, episodes) bool: the game ended (else `max_steps` cut it short)."""
+
+    def as_json(self) -> dict:
+        return {
+            "settings": self.settings.as_json(),
+            "levels": [
+                {"sigma": float(sigma), "returns": [float(r) for r in self.returns[i]],
+                 "steps": [int(s) for s in self.steps[i]],
+                 "finished": [bool(f) for f in self.finished[i]],
+                 "mean": float(self.returns[i].mean())}
+                for i, sigma in enumerate(self.settings.levels)
+            ],
+        }  # fmt: skip
+
+
+def env_seed(seed: int, episode: int) -> int:
+    """The emulator's seed of episode `episode` (the same at every level)."""
+    return int(np.random.SeedSequence([seed, episode]).generate_state(1)[0] % (2**31))
+
+
+class _Episode:
+    """One (level, episode): its emulator, its noise and choice streams, its progress."""
+
+    def __init__(self, network_actions: int, game: str, protocol: PlayProtocol,
+                 settings: RobustnessSettings, level: int, episode: int):  # fmt: skip
+        from zoo_site.rollouts.ale import AtariEnv
+
+        self.sigma = np.float32(settings.levels[level])
+        self.env = AtariEnv(game, env_seed(settings.seed, episode), protocol)
+        self.noise = np.random.default_rng([settings.seed, level, episode, 0])
+        self.choices = np.random.default_rng([settings.seed, level, episode, 1])
+        self.obs = self.env.reset()
+        self.total, self.steps, self.done, self.finished = 0.0, 0, False, False
+        self.max_steps = settings.max_steps
+
+    def seen(self) -> np.ndarray:
+        """What the network is fed: the observation plus this step's noise."""
+        obs = np.asarray(self.obs, np.float32)
+        if not self.sigma:
+            return obs
+        return obs + self.sigma * self.noise.standard_normal(obs.shape, np.float32)
+
+    def act(self, values: np.ndarray, protocol: PlayProtocol) -> None:
+        from zoo_site.rollouts.play import choose
+
+        result = self.env.step(choose(values, protocol, self.choices))
+        self.total += result.reward
+        self.steps += 1
+        self.obs = result.observation
+        self.finished = bool(result.game_over)
+        self.done = self.finished or self.steps >= self.max_steps
+
+
+def evaluate(network: Network, game: str, protocol: PlayProtocol,
+             settings: RobustnessSettings = RobustnessSettings(), *,
+             lockstep: bool = True, workers: int = 0,
+             timing: dict[str, float] | None = None) -> RobustnessResult:  # fmt: skip
+    """Every level's episodes; in lockstep (one network call per step for all running
+    episodes) or one episode at a time with batch-1 calls. With `workers` > 1 (and where
+    processes can be started), lockstep runs the emulators in that many worker processes,
+    pipelined with the network's calls (`lockstep_workers`); the results are the same.
+    `timing`, if given, gets "setup_s": the seconds until every episode was made (its
+    emulator loaded and reset) and ready to step."""
+    import time
+
+    from zoo_site.analysis import lockstep_workers
+
+    start = time.perf_counter()
+    timing = {} if timing is None else timing
+    levels, count = len(settings.levels), settings.episodes
+    shape = (levels, count)
+    if lockstep and lockstep_workers.usable(workers) and levels * count > 1:
+        played = lockstep_workers.play(network, game, protocol, settings, workers, timing)
+        timing["setup_s"] -= start
+        return RobustnessResult(
+            settings,
+            np.array([p[0] for p in played], np.float64).reshape(shape),
+            np.array([p[1] for p in played], np.int64).reshape(shape),
+            np.array([p[2] for p in played], bool).reshape(shape),
+        )
+    episodes = [_Episode(network.output.actions, game, protocol, settings, lv, e)
+                for lv in range(levels) for e in range(count)]  # fmt: skip
+    timing["setup_s"] = time.perf_counter() - start
+    groups: Sequence[list[_Episode]] = [episodes] if lockstep else [[e] for e in episodes]
+    for group in groups:
+        running = [e for e in group if not e.done]
+        while running:
+            batch = np.stack([e.seen() for e in running])
+            values = network.run(batch, ["output"])["output"]
+            for episode, row in zip(running, values, strict=True):
+                episode.act(row, protocol)
+            running = [e for e in running if not e.done]
+    return RobustnessResult(
+        settings,
+        np.array([e.total for e in episodes], np.float64).reshape(shape),
+        np.array([e.steps for e in episodes], np.int64).reshape(shape),
+        np.array([e.finished for e in episodes], bool).reshape(shape),
+    )
