@@ -10,6 +10,7 @@ from pathlib import Path
 import jsonschema
 import numpy as np
 import pytest
+from building import build_zoo
 
 from tests.mediacheck import decode
 from zoo_site.analysis import noisy_video
@@ -87,22 +88,15 @@ def test_the_film_shows_what_the_network_saw(network, tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_the_build_publishes_the_film(tmp_path):
-    from typer.testing import CliRunner
-
-    from zoo_site.cli import app
-
     folder = tmp_path / "zoo" / "dqn" / "PongNoFrameskip-v4"
     folder.mkdir(parents=True)
     graph = build_dqn_graph(len(minimal_action_names(GAME)), seed=2)
     (folder / "model1_final.pb").write_bytes(graph.SerializeToString())
-    config = tmp_path / "zoo-site.toml"
-    config.write_text(f'zoo = "{tmp_path / "zoo"}"\nout = "site"\n[rollout]\nsteps = 12\n'
-                      '[saliency]\nmethod = "off"\n[robustness]\nlevels = [0, 0.05, 0.3]\n'
-                      'episodes = 2\nmax_steps = 25\nvideo = 0.2\n')  # fmt: skip
-    args = ["build", "-j", "1", "--cache-dir", str(tmp_path / "cache"), "--config", str(config)]
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == 0, result.output
-    site = tmp_path / "site"
+    tables = (
+        '[saliency]\nmethod = "off"\n[robustness]\nlevels = [0, 0.05, 0.3]\n'
+        "episodes = 2\nmax_steps = 25\nvideo = 0.2"
+    )
+    site, _ = build_zoo(tmp_path / "zoo", tmp_path, tmp_path / "cache", tables)
     details = json.loads((site / "media/dqn/Pong/1/final/entry.json").read_text())
     jsonschema.Draft202012Validator(SCHEMA).validate(details)
     video = details["robustness"]["video"]
@@ -114,9 +108,7 @@ def test_the_build_publishes_the_film(tmp_path):
     meta, frames = decode(site / video["url"])
     assert len(frames) == video["steps"] == 25
     # off: no film, and no file
-    config.write_text(config.read_text().replace("video = 0.2", "video = 0"))
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == 0, result.output
+    build_zoo(tmp_path / "zoo", tmp_path, tmp_path / "cache", tables.replace("0.2", "0"))
     details = json.loads((site / "media/dqn/Pong/1/final/entry.json").read_text())
     assert "video" not in details["robustness"]
     assert not (site / "media/dqn/Pong/1/final/noisy.mp4").exists()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from building import build_zoo
 
 from zoo_site.analysis.robustness import RobustnessSettings, evaluate
 from zoo_site.networks import load_network
@@ -92,21 +93,7 @@ def test_bad_settings():
 
 
 def build(zoo, home, cache, robustness: str):
-    import json
-
-    from typer.testing import CliRunner
-
-    from zoo_site.cli import app
-
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "zoo-site.toml"
-    config.write_text(f'zoo = "{zoo}"\nout = "site"\n[rollout]\nsteps = 12\n'
-                      f'[saliency]\nmethod = "off"\n[robustness]\n{robustness}\n')  # fmt: skip
-    args = ["build", "-j", "1", "--cache-dir", str(cache), "--config", str(config)]
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == 0, result.output
-    report = json.loads((cache / "build-report.json").read_text())
-    return home / "site", {e["id"]: e["status"] for e in report["entries"]}
+    return build_zoo(zoo, home, cache, f'[saliency]\nmethod = "off"\n[robustness]\n{robustness}')
 
 
 def test_the_build_evaluates_the_last_checkpoints_and_caches_apart(tmp_path):

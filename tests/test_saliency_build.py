@@ -14,12 +14,11 @@ from pathlib import Path
 import jsonschema
 import numpy as np
 import pytest
+from building import build_zoo
 from conftest import TEST_STEPS
-from typer.testing import CliRunner
 
 from zoo_site.analysis.activations import load_observations
 from zoo_site.analysis.saliency import SaliencySettings, perturbation_scores
-from zoo_site.cli import app
 from zoo_site.networks import load_network
 from zoo_site.networks.netbuild import build_a2c_graph
 from zoo_site.rollouts.ale import minimal_action_names
@@ -102,15 +101,7 @@ def a2c_zoo(tmp_path_factory) -> Path:
 
 
 def build(zoo: Path, home: Path, cache: Path, saliency: str) -> tuple[Path, dict]:
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "zoo-site.toml"
-    config.write_text(f'zoo = "{zoo}"\nout = "site"\n[rollout]\nsteps = {STEPS}\n'
-                      f"[saliency]\n{saliency}\n")  # fmt: skip
-    args = ["build", "-j", "1", "--cache-dir", str(cache), "--config", str(config)]
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == 0, result.output
-    report = json.loads((cache / "build-report.json").read_text())
-    return home / "site", {e["id"]: e["status"] for e in report["entries"]}
+    return build_zoo(zoo, home, cache, f"[saliency]\n{saliency}", steps=STEPS)
 
 
 def test_value_head_maps_value_file_and_cache_key(a2c_zoo, tmp_path):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from building import build_zoo
 from PIL import Image
 
 from zoo_site.analysis import states
@@ -90,9 +91,6 @@ def test_sheet_places_thumbnail_k_at_row_k_div_columns(tmp_path):
 
 @pytest.mark.slow
 def test_the_build_publishes_maps_of_real_steps(tmp_path):
-    from typer.testing import CliRunner
-
-    from zoo_site.cli import app
     from zoo_site.networks import load_network
     from zoo_site.networks.netbuild import build_dqn_graph
     from zoo_site.rollouts.ale import minimal_action_names
@@ -104,15 +102,12 @@ def test_the_build_publishes_maps_of_real_steps(tmp_path):
     for seed, tag in enumerate(("initial", "final")):
         graph = build_dqn_graph(actions, seed=seed)
         (folder / f"model1_{tag}.pb").write_bytes(graph.SerializeToString())
-    config = tmp_path / "zoo-site.toml"
-    config.write_text(f'zoo = "{tmp_path / "zoo"}"\nout = "site"\n[rollout]\nsteps = 60\n'
-                      '[saliency]\nmethod = "off"\n[robustness]\nlevels = []\n'
-                      "[states]\nper_entry = 25\npoints = 40\nperplexity = 5\n")  # fmt: skip
+    tables = (
+        '[saliency]\nmethod = "off"\n[robustness]\nlevels = []\n'
+        "[states]\nper_entry = 25\npoints = 40\nperplexity = 5"
+    )
     cache = tmp_path / "cache"
-    args = ["build", "-j", "1", "--cache-dir", str(cache), "--config", str(config)]
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == 0, result.output
-    site = tmp_path / "site"
+    site, _ = build_zoo(tmp_path / "zoo", tmp_path, cache, tables, steps=60)
     manifest = json.loads((site / "manifest.json").read_text())
     assert manifest["maps"] == [{"game": "Pong", "page": "map.html?game=Pong",
                                  "data": "maps/Pong.json", "points": 40}]  # fmt: skip
@@ -149,6 +144,5 @@ def test_the_build_publishes_maps_of_real_steps(tmp_path):
     assert sorted(matched) == [0, 1]
     # rebuilding reuses the cached map
     before = (site / "maps/Pong.json").read_bytes()
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == 0, result.output
+    build_zoo(tmp_path / "zoo", tmp_path, cache, tables, steps=60)
     assert (site / "maps/Pong.json").read_bytes() == before
