@@ -32,6 +32,14 @@ window.ZooPicker = (function () {
     return `${location.pathname}?${params.toString()}`;
   }
 
+  /* The entry's own page, a/<algo>/<game>/<run>/<tag>/ (it has link previews), which
+   * forwards to the viewer with the `extra` parameters. */
+  function previewFor(choice, extra) {
+    const path = ["algo", "game", "run", "tag"].map((k) => encodeURIComponent(choice[k])).join("/");
+    const query = urlFor({}, extra).split("?")[1];
+    return `${location.pathname.replace(/[^/]*$/, "")}a/${path}/${query ? `?${query}` : ""}`;
+  }
+
   /*
    * Resolve the URL's entry against `manifest`, fill the selects and call onEntry(entry,
    * choice) now and after every change. Returns the first result (entry null if none) and
@@ -71,5 +79,5 @@ window.ZooPicker = (function () {
     }
   }
 
-  return { create, showMessage, labelOf, urlFor, loadManifest };
+  return { create, showMessage, labelOf, urlFor, previewFor, loadManifest };
 })();

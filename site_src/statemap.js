@@ -1,7 +1,4 @@
-/* zoo-site map of states: one game's steps (maps/<game>.json) on a canvas, placed by the
- * dense layer or by RAM, coloured by algorithm, run, checkpoint, action or score. Hover
- * shows the step's frame from the thumbnail sheet; click opens the viewer at that step;
- * the URL keeps game, placement, colours and view. */
+/* zoo-site map of states (maps/<game>.json on a canvas; see docs/site.md). */
 "use strict";
 
 (function () {
@@ -22,8 +19,7 @@
   /* RGBA as the little-endian uint32 an ImageData's buffer holds. */
   const packed = (c) => ((255 << 24) | (c[2] << 16) | (c[1] << 8) | c[0]) >>> 0;
 
-  /* Each point's packed colour, and the legend [[css colour, text]]. Categories are
-   * labelled once per entry (or action), not once per point. */
+  /* Each point's packed colour, and the legend [[css colour, text]]. */
   function colouring() {
     const d = s.data, p = d.points, by = s.colour;
     if (by === "score") {
@@ -50,8 +46,7 @@
     return { colours, legend: [...colourOf].map(([text, c]) => [c, text]) };
   }
 
-  /* Points as 3x3-pixel squares written straight into the canvas's pixels, and a grid of
-   * 8-pixel cells (linked lists in typed arrays) to find the point under the pointer. */
+  /* 3x3-pixel squares straight into the pixels; an 8-pixel grid (linked lists) for hover. */
   function draw() {
     const view = s.data.views[s.by], c = $("map"), ctx = c.getContext("2d");
     const dpr = window.devicePixelRatio || 1, w = c.clientWidth, h = c.clientHeight;

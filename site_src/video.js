@@ -130,9 +130,10 @@
     state.player.seekStep(step);
   }
 
-  function here(withFrame) {
+  function here(withFrame, preview) {
     const frame = withFrame && state.player.step > 0 ? String(state.player.step) : null;
-    return ZooPicker.urlFor(state.choice, { frame, ...ZooSaliency.urlParams(state.sal) });
+    const url = preview ? ZooPicker.previewFor : ZooPicker.urlFor;
+    return url(state.choice, { frame, ...ZooSaliency.urlParams(state.sal) });
   }
 
   function remember() {
@@ -223,7 +224,7 @@
     const refit = () => drawSaliency(Math.max(0, state.player.step), true);
     video.addEventListener("loadedmetadata", refit);
     window.addEventListener("resize", refit);
-    $("copy").addEventListener("click", () => ZooPlayer.copyLink(new URL(here(true), location.href).href));
+    $("copy").addEventListener("click", () => ZooPlayer.copyLink(new URL(here(true, true), location.href).href));
     document.body.dataset.ready = "1";
   }
 

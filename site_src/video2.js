@@ -304,10 +304,11 @@
     if (data) state.curves.push(ZooSaliency.saliencyCurve(data, entry.frames, seek));
   }
 
-  function here(withFrame) {
+  function here(withFrame, preview) {
     const frame = withFrame && state.player.step > 0 ? String(state.player.step) : null;
     const [a, b] = state.boxes.map((box) => (box ? JSON.stringify(box) : null));
-    return ZooPicker.urlFor(state.choice, { frame, state: a, state2: b, ...ZooSaliency.urlParams(state.sal) });
+    const extra = { frame, state: a, state2: b, ...ZooSaliency.urlParams(state.sal) };
+    return preview ? ZooPicker.previewFor(state.choice, { page: "video2", ...extra }) : ZooPicker.urlFor(state.choice, extra);
   }
 
   function remember() {
@@ -396,7 +397,7 @@
       remember();
       drawBoxes();
     });
-    $("copy").addEventListener("click", () => ZooPlayer.copyLink(new URL(here(true), location.href).href));
+    $("copy").addEventListener("click", () => ZooPlayer.copyLink(new URL(here(true, true), location.href).href));
     video.addEventListener("loadeddata", drawZooms);
     const params = new URLSearchParams(location.search);
     let first = null;

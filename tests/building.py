@@ -6,19 +6,20 @@ import json
 from pathlib import Path
 
 
-def build_zoo(zoo: Path, home: Path, cache: Path, tables: str,
-              steps: int = 12) -> tuple[Path, dict[str, str]]:  # fmt: skip
-    """`zoo-site build -j 1` of `zoo` with `home/zoo-site.toml` (rollouts of `steps` steps,
-    then the TOML `tables`); the site and each entry's status ("rendered", "reused")."""
+def build_zoo(zoo: Path, home: Path, cache: Path, tables: str, steps: int = 12, top: str = "",
+              args: tuple[str, ...] = ()) -> tuple[Path, dict[str, str]]:  # fmt: skip
+    """`zoo-site build -j 1 [args]` of `zoo` with `home/zoo-site.toml` (the top-level keys
+    `top`, rollouts of `steps` steps, then the TOML `tables`); the site and each entry's
+    status ("rendered", "reused")."""
     from typer.testing import CliRunner
 
     from zoo_site.cli import app
 
     home.mkdir(parents=True, exist_ok=True)
     config = home / "zoo-site.toml"
-    config.write_text(f'zoo = "{zoo}"\nout = "site"\n[rollout]\nsteps = {steps}\n{tables}\n')
-    args = ["build", "-j", "1", "--cache-dir", str(cache), "--config", str(config)]
-    result = CliRunner().invoke(app, args)
+    config.write_text(f'zoo = "{zoo}"\nout = "site"\n{top}\n[rollout]\nsteps = {steps}\n{tables}\n')
+    command = ["build", "-j", "1", "--cache-dir", str(cache), "--config", str(config), *args]
+    result = CliRunner().invoke(app, command)
     assert result.exit_code == 0, result.output
     report = json.loads((cache / "build-report.json").read_text())
     return home / "site", {e["id"]: e["status"] for e in report["entries"]}

@@ -117,11 +117,17 @@ def test_viewer_t_link_and_copy_link(site, watched):
     assert_step_data(page, details(site_dir), 37)  # floor(2.5 s * 15 fps)
     page.click("#copy")
     page.wait_for_selector("#copy-status:not(:empty)")
-    link = page.input_value("#link")
-    assert dict(parse_qsl(urlsplit(link).query)) == {**ENTRY, "frame": "37"}
-    page.goto(link)
+    link = page.input_value("#link")  # the entry's own page, with its link preview
+    assert urlsplit(link).path.endswith("/a/apex/Seaquest/2/final/")
+    assert dict(parse_qsl(urlsplit(link).query)) == {"frame": "37"}
+    page.goto(link)  # it forwards to the viewer with the same parameters
     watched.wait_ready()
     wait_step(page, 37)
+    assert query(page) == {**ENTRY, "frame": "37"}
+    page.goto(link.replace("?", "?page=video2&"))
+    watched.wait_ready()
+    assert urlsplit(page.url).path.endswith("/video2.html")
+    assert {**ENTRY, "frame": "37"}.items() <= query(page).items()
     assert_clean(watched, base)
 
 

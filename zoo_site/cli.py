@@ -47,7 +47,7 @@ def _fail(exc: Exception, verbose: bool) -> None:
     raise typer.Exit(exc.exit_code if isinstance(exc, ZooSiteError) else 1)
 
 
-def _check_media_url(url: str | None) -> None:
+def _check_media_url(url: str | None, option: str = "--media-url") -> None:
     from urllib.parse import urlsplit
 
     from zoo_site.errors import ConfigError
@@ -56,7 +56,7 @@ def _check_media_url(url: str | None) -> None:
         return
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise ConfigError([f"--media-url {url!r} must be an http(s) URL with no query"])
+        raise ConfigError([f"{option} {url!r} must be an http(s) URL with no query"])
 
 
 @app.command()
@@ -106,6 +106,13 @@ def build(
             "<out>-media/ for upload there; pages and manifests stay in <out>."
         ),
     ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            help="The site's public address (https://…/): link previews (Open Graph) and "
+            "sitemap.xml. Default: base_url in the config, else GitHub Pages' URL in Actions."
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks.")] = False,
 ) -> None:
     """Build the site: rollouts where missing, videos, manifests and pages."""
@@ -117,9 +124,11 @@ def build(
     options = BuildOptions(
         zoos=list(zoo or []), out=out, config=config, cache_dir=cache_dir, jobs=jobs,
         verbose=verbose, scheduler=scheduler, strict=strict, media_url=media_url,
+        base_url=base_url,
     )  # fmt: skip
     try:
         _check_media_url(media_url)
+        _check_media_url(base_url, "--base-url")
         run_build(options, Reporter(verbose=verbose))
     except ZooSiteError as exc:
         _fail(exc, verbose)

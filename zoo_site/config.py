@@ -210,6 +210,9 @@ class Config:
     episodes: EpisodesConfig = field(default_factory=EpisodesConfig)
     out: str = "site"
     """Where the site is written."""
+    base_url: str = ""
+    """The site's public address (https://…/), for link previews and sitemap.xml; empty:
+    GitHub Pages' project URL inside GitHub Actions, else previews are off."""
     cache_dir: str = ".zoo-site-cache"
     """Where rendered media and played rollouts are kept between builds."""
     jobs: int = 0
@@ -346,6 +349,11 @@ def _check_values(config: Config, problems: list[str]) -> None:
         ),
         (config.robustness.episodes >= 1, "robustness.episodes", "must be at least 1"),
         (config.robustness.max_steps >= 1, "robustness.max_steps", "must be at least 1"),
+        (
+            not config.base_url or config.base_url.startswith(("https://", "http://")),
+            "base_url",
+            "must start with https:// or http://",
+        ),
         (config.robustness.video >= 0, "robustness.video", "must be a σ, 0 or more (0: none)"),
         (
             config.states.method in ("tsne", "pca", "off"),

@@ -54,6 +54,7 @@ class BuildOptions:
     scheduler: str | None = None  # a Dask scheduler address, or "local"
     strict: bool = False  # any warning fails the build
     media_url: str | None = None  # media hosted there; written beside the site in <out>-media
+    base_url: str | None = None  # the site's public address, for link previews
 
 
 def build(options: BuildOptions, reporter: Reporter) -> BuildSummary:
@@ -102,6 +103,7 @@ def build(options: BuildOptions, reporter: Reporter) -> BuildSummary:
         summary.problems.append(problem)
         reporter.problem(problem)
     manifest["maps"] = statemap.manifest_maps(maps.files)
+    manifest["site"]["base_url"] = _base_url(options, config, reporter)
     try:
         assemble(out, manifest, built, summary.zoos, options.media_url, options.strict, summary,
                  reporter, noise, maps.files)  # fmt: skip
@@ -184,6 +186,18 @@ def _settings(src: SourceConfig, default: SourceSettings) -> SourceSettings:
     """A [[sources]] table's episode settings, each falling back to [episodes]."""
     return SourceSettings(src.algo or default.algo, src.game or default.game,
                           src.label or default.label, src.tag or default.tag)  # fmt: skip
+
+
+def _base_url(options: BuildOptions, config: Config, reporter: Reporter) -> str | None:
+    """The site's public address: --base-url, else the config's, else GitHub Pages' in
+    Actions; None (and a note that link previews are off) without one."""
+    from zoo_site.site import previews
+
+    base = previews.normalise(options.base_url or config.base_url or previews.github_pages_url())
+    if base is None:
+        reporter.info("Link previews are off: no --base-url (or base_url in zoo-site.toml); "
+                      "entry pages still forward to the viewer.")  # fmt: skip
+    return base
 
 
 def _maps(built: list[tuple[Entry, EntryResult]], config: Config, cache: Path,

@@ -78,6 +78,7 @@ def build_manifest(
             "notice": config.notice or None,
             "demo": demo,
             "media_url": media_base(media) or None,
+            "base_url": None,
         },
         "algos": [{"id": a, "label": labels.algo(a)} for a in algos],
         "games": [{"id": g, "env": g + ENV_SUFFIX} for g in games],

@@ -12,7 +12,7 @@ import jinja2
 
 from zoo_site import __version__, fsutil
 from zoo_site.resources import site_src_dir, templates_dir
-from zoo_site.site import charts
+from zoo_site.site import charts, previews
 from zoo_site.site import robustness as noise
 
 PAGES = ("index.html", "video.html", "video2.html", "grid.html", "map.html", "404.html")
@@ -47,6 +47,27 @@ def write_pages(
         fsutil.write_text(site_dir / noise.page_of(game), html)
         fsutil.write_json(site_dir / noise.data_of(game), items)
         written += [site_dir / noise.page_of(game), site_dir / noise.data_of(game)]
+    return written + write_previews(site_dir, manifest, env, context)
+
+
+def write_previews(site_dir: Path, manifest: dict, env: jinja2.Environment,
+                   context: dict[str, Any]) -> list[Path]:  # fmt: skip
+    """Every entry's own page (site/previews.py), robots.txt and, with a base URL,
+    sitemap.xml."""
+    base = manifest["site"].get("base_url")
+    template = env.get_template("entry.html")
+    written = []
+    for name, extra in previews.contexts(manifest, base):
+        html = template.render(context, page="entry", root=previews.ROOT, **extra)
+        fsutil.write_text(site_dir / name, html)
+        written.append(site_dir / name)
+    fsutil.write_text(site_dir / "robots.txt", previews.robots(base))
+    written.append(site_dir / "robots.txt")
+    if base:
+        pages = ["", "grid.html", *(["map.html"] if manifest.get("maps") else []),
+                 *(p["page"] for p in manifest.get("robustness", []))]  # fmt: skip
+        fsutil.write_text(site_dir / "sitemap.xml", previews.sitemap(base, manifest, pages))
+        written.append(site_dir / "sitemap.xml")
     return written
 
 
