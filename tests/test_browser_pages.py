@@ -73,6 +73,8 @@ def fmt(x: float) -> str:
 def assert_step_data(page, d: dict, n: int) -> None:
     wait_step(page, n)
     action, reward, score = step_texts(d, n)
+    # the step data come with entry.json, which a loaded machine may still be fetching
+    page.wait_for_selector(f"#step-action:text-is('{action}')", timeout=10_000)
     assert page.text_content("#step-action") == action
     assert page.text_content("#step-reward") == reward
     assert page.text_content("#step-score") == score

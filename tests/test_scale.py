@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -31,9 +32,10 @@ PICK = [
 ]
 
 
-def small_zoo(demo_zoo: Path, root: Path, pick=PICK) -> Path:
+def small_zoo(demo_zoo: Path, root: Path, pick=PICK, analyses: bool = False) -> Path:
     """A zoo of a few demo entries (models and rollouts hard-linked), with the demo's
-    config (labels, conventions) but not its demo marker."""
+    config (labels, conventions, saliency; the noise evaluation and the map of states only
+    with `analyses`) but not its demo marker."""
     zoo = root / "zoo"
     for stem in pick:
         for suffix in (".pb", "_rollout.npz"):
@@ -44,7 +46,12 @@ def small_zoo(demo_zoo: Path, root: Path, pick=PICK) -> Path:
                 dst.hardlink_to(src)
             except OSError:
                 shutil.copy2(src, dst)
-    shutil.copy2(demo_zoo / "zoo-site.toml", zoo / "zoo-site.toml")
+    # Without the analyses unless asked: these tests are about building at scale, and the
+    # noise evaluation and the map would slow every build down.
+    tables = re.split(r"(?m)^(?=\[)", (demo_zoo / "zoo-site.toml").read_text())
+    kept = [t for t in tables if analyses or not t.startswith(("[robustness]", "[states]"))]
+    off = '\n[robustness]\nlevels = []\n\n[states]\nmethod = "off"\n'
+    (zoo / "zoo-site.toml").write_text("".join(kept) + ("" if analyses else off))
     return zoo
 
 
@@ -173,7 +180,7 @@ def test_strict_fails_on_a_warning_and_keeps_the_site(tmp_path, demo_zoo):
 
 
 def test_media_url_puts_media_beside_the_site_for_another_host(tmp_path, demo_zoo):
-    zoo = small_zoo(demo_zoo, tmp_path, PICK[:1])
+    zoo = small_zoo(demo_zoo, tmp_path, PICK[:1], analyses=True)
     out, cache = tmp_path / "site", tmp_path / "cache"
     url = "https://media.example.org/zoo"
     result = build("--zoo", str(zoo), "--out", str(out), "--cache-dir", str(cache),
@@ -186,6 +193,9 @@ def test_media_url_puts_media_beside_the_site_for_another_host(tmp_path, demo_zo
     stored = files(media)
     assert "media/apex/Seaquest/1/final/gameplay.mp4" in stored
     assert "media/apex/Seaquest/1/final/atlas.mp4" in stored
+    assert "maps/Seaquest.png" in stored  # the map's thumbnails too
+    game_map = json.loads(pages["maps/Seaquest.json"])
+    assert game_map["thumbs"]["url"] == f"{url}/maps/Seaquest.png"
     manifest = json.loads(pages["manifest.json"])
     (entry,) = manifest["entries"]
     assert entry["video"] == f"{url}/media/apex/Seaquest/1/final/gameplay.mp4"

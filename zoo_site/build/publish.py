@@ -3,6 +3,7 @@ a failed or interrupted build leaves the previous site exactly as it was."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -66,9 +67,14 @@ def assemble(
                 link_or_copy(path, media / media_url(entry, name))
             details = entry_manifest(entry, result.media, media_base)
             write_json(site / media_url(entry, "entry.json"), details)
-        for m in maps or []:
-            link_or_copy(m.data, site / FOLDER / f"{m.game}.json")
-            link_or_copy(m.sheet, site / FOLDER / f"{m.game}.png")
+        for m in maps or []:  # the thumbnail sheet goes with the media
+            link_or_copy(m.sheet, media / FOLDER / f"{m.game}.png")
+            if media_base:
+                data = json.loads(m.data.read_text(encoding="utf-8"))
+                data["thumbs"]["url"] = media_base.rstrip("/") + f"/{FOLDER}/{m.game}.png"
+                write_json(site / FOLDER / f"{m.game}.json", data)
+            else:
+                link_or_copy(m.data, site / FOLDER / f"{m.game}.json")
         write_json(site / "manifest.json", manifest)
         write_pages(site, manifest, robustness=robustness)
         write_text(site / ".nojekyll", "")
