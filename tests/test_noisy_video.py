@@ -77,7 +77,7 @@ def test_the_film_shows_what_the_network_saw(network, tmp_path, monkeypatch):
     clean = env.reset()[:, :, -1] * 255
     assert np.std(fed[5][:, :, -1] * 255 - clean) > 30
     # the screen at step 0 is the reset screen of the episode's emulator
-    from zoo_site.analysis.robustness import env_seed
+    from zoo_site.analysis.noisy_episode import env_seed
 
     first = AtariEnv(GAME, env_seed(3, 0), protocol)
     first.reset()

@@ -65,17 +65,17 @@ def test_emulator_workers_play_the_same_episodes_and_leave_no_process(network):
 def test_noise_reaches_the_input_only(network, monkeypatch):
     """At σ = 0 the network sees the clean observation; at σ > 0 the observation plus
     noise of that standard deviation, while the emulator's observation stays clean."""
-    from zoo_site.analysis import robustness
+    from zoo_site.analysis.noisy_episode import NoisyEpisode
 
     seen: list[tuple[np.ndarray, np.ndarray]] = []
-    original = robustness._Episode.seen
+    original = NoisyEpisode.seen
 
     def spy(self):
         fed = original(self)
         seen.append((float(self.sigma), fed - np.asarray(self.obs, np.float32)))
         return fed
 
-    monkeypatch.setattr(robustness._Episode, "seen", spy)
+    monkeypatch.setattr(NoisyEpisode, "seen", spy)
     protocol = PROTOCOLS["dopamine"]
     evaluate(network, "Pong", protocol, RobustnessSettings(levels=(0.0, 0.2), episodes=1,
                                                           max_steps=5))  # fmt: skip

@@ -1,7 +1,7 @@
 """The lockstep evaluation with its emulators in worker processes, pipelined.
 
 `robustness.evaluate(..., workers=k)` hands its episodes to k worker processes (every k-th
-episode each), which own their emulators and random streams (`robustness._Episode`) and
+episode each), which own their emulators and random streams (`noisy_episode.NoisyEpisode`) and
 write what the network is to be fed — the observation plus this step's noise — into one
 shared-memory array. The parent keeps the network: while it runs the batched call for one
 worker's episodes, the other workers step their emulators and draw their noise with the
@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from zoo_site.analysis.noisy_episode import NoisyEpisode
 from zoo_site.networks.base import Network
 from zoo_site.rollouts.protocols import PlayProtocol
 
@@ -34,15 +35,13 @@ def usable(workers: int) -> bool:
 
 
 def _serve(conn: Connection, shm_name: str, count: int, rows: list[int], game: str,
-           protocol: PlayProtocol, settings: Any, actions: int) -> None:  # fmt: skip
+           protocol: PlayProtocol, settings: Any) -> None:  # fmt: skip
     """A worker: play `rows` (row = level x episodes + episode) one step per message."""
-    from zoo_site.analysis.robustness import _Episode
-
     shm = shared_memory.SharedMemory(name=shm_name)
     try:
         fed = np.ndarray((count, *OBS), np.float32, buffer=shm.buf)
-        episodes = {row: _Episode(actions, game, protocol, settings,
-                                  *divmod(row, settings.episodes)) for row in rows}  # fmt: skip
+        episodes = {row: NoisyEpisode(game, protocol, settings, *divmod(row, settings.episodes))
+                    for row in rows}  # fmt: skip
         for row, episode in episodes.items():
             fed[row] = episode.seen()
         conn.send(("ok", [row for row, e in episodes.items() if not e.done]))
@@ -51,7 +50,7 @@ def _serve(conn: Connection, shm_name: str, count: int, rows: list[int], game: s
             ended = []
             for row, value in zip(stepped, values, strict=True):
                 episode = episodes[row]
-                episode.act(value, protocol)
+                episode.act(value)
                 if episode.done:
                     ended.append(row)
                 else:
@@ -96,7 +95,7 @@ def play(network: Network, game: str, protocol: PlayProtocol, settings: Any, wor
             proc = context.Process(
                 target=_serve, name=f"zoo-site noise worker {w}", daemon=True,
                 args=(child, shm.name, count, list(range(w, count, workers)), game, protocol,
-                      settings, network.output.actions),
+                      settings),
             )  # fmt: skip
             proc.start()
             child.close()

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo_site.analysis.robustness import RobustnessSettings, env_seed
+from zoo_site.analysis.noisy_episode import NoisyEpisode
+from zoo_site.analysis.robustness import RobustnessSettings
 from zoo_site.config import RenderConfig
 from zoo_site.networks.base import Network
 from zoo_site.rollouts.protocols import PlayProtocol
@@ -71,42 +72,35 @@ def layout(scale: int) -> tuple[tuple[int, int], dict[str, int], dict[str, int],
 def render(network: Network, game: str, protocol: PlayProtocol, settings: RobustnessSettings,
            level: int, path: Path, cfg: RenderConfig, episode: int = 0) -> NoisyVideo:  # fmt: skip
     """Play episode `episode` at `settings.levels[level]` and write its film to `path`."""
-    from zoo_site.media.render import CHUNK, Planes, sinks
-    from zoo_site.rollouts.ale import AtariEnv
-    from zoo_site.rollouts.play import choose
+    from zoo_site.media.render import CHUNK, Planes, sinks, upscale
 
-    sigma = np.float32(settings.levels[level])
-    env = AtariEnv(game, env_seed(settings.seed, episode), protocol)
-    noise = np.random.default_rng([settings.seed, level, episode, 0])
-    choices = np.random.default_rng([settings.seed, level, episode, 1])
+    ep = NoisyEpisode(game, protocol, settings, level, episode)
     size, screen, obs_region, mag = layout(cfg.scale)
+    y, x, side = obs_region["y"], obs_region["x"], obs_region["height"]
     frames = np.zeros((CHUNK, size[1], size[0], 3), np.uint8)
-    obs, total, steps, filled = env.reset(), 0.0, 0, 0
+    filled = 0
     with sinks({"noisy": (path, size)}, cfg) as out:
-        while True:
-            seen = np.asarray(obs, np.float32)
-            if sigma:
-                seen = seen + sigma * noise.standard_normal(seen.shape, np.float32)
+        while not ep.done:
+            seen = ep.seen()
             frame = frames[filled]
-            frame[: screen["height"], : screen["width"]] = np.repeat(
-                np.repeat(env.screen(), cfg.scale, axis=0), cfg.scale, axis=1)  # fmt: skip
-            grey = (np.clip(seen[:, :, -1], 0, 1) * 255 + 0.5).astype(np.uint8)
-            big = np.repeat(np.repeat(grey, mag, axis=0), mag, axis=1)
-            y, x = obs_region["y"], obs_region["x"]
-            frame[y : y + big.shape[0], x : x + big.shape[1]] = big[:, :, None]
+            frame[: screen["height"], : screen["width"]] = upscale(ep.env.screen()[None],
+                                                                   cfg.scale)[0]  # fmt: skip
+            grey = (np.clip(seen[:, :, -1:], 0, 1) * 255 + 0.5).astype(np.uint8)
+            frame[y : y + side, x : x + side] = upscale(grey[None], mag)[0]
             filled += 1
             if filled == CHUNK:  # Planes.of converts into a new array: `frames` is free again
                 out["noisy"].send(Planes.of(frames))
                 filled = 0
-            values = network.run(seen[None], ["output"])["output"][0]
-            result = env.step(choose(values, protocol, choices))
-            total += result.reward
-            steps += 1
-            obs = result.observation
-            if result.game_over or steps >= settings.max_steps:
-                break
+            ep.act(network.run(seen[None], ["output"])["output"][0])
         if filled:
             out["noisy"].send(Planes.of(frames[:filled]))
     return NoisyVideo(
-        float(settings.levels[level]), episode, steps, total, size[0], size[1], screen, obs_region
+        float(settings.levels[level]),
+        episode,
+        ep.steps,
+        ep.total,
+        size[0],
+        size[1],
+        screen,
+        obs_region,
     )

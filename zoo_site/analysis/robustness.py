@@ -17,11 +17,14 @@ test holds the two equal).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from zoo_site.analysis import lockstep_workers
+from zoo_site.analysis.noisy_episode import NoisyEpisode
 from zoo_site.networks.base import Network
 from zoo_site.rollouts.protocols import PlayProtocol
 
@@ -71,44 +74,6 @@ class RobustnessResult:
         }  # fmt: skip
 
 
-def env_seed(seed: int, episode: int) -> int:
-    """The emulator's seed of episode `episode` (the same at every level)."""
-    return int(np.random.SeedSequence([seed, episode]).generate_state(1)[0] % (2**31))
-
-
-class _Episode:
-    """One (level, episode): its emulator, its noise and choice streams, its progress."""
-
-    def __init__(self, network_actions: int, game: str, protocol: PlayProtocol,
-                 settings: RobustnessSettings, level: int, episode: int):  # fmt: skip
-        from zoo_site.rollouts.ale import AtariEnv
-
-        self.sigma = np.float32(settings.levels[level])
-        self.env = AtariEnv(game, env_seed(settings.seed, episode), protocol)
-        self.noise = np.random.default_rng([settings.seed, level, episode, 0])
-        self.choices = np.random.default_rng([settings.seed, level, episode, 1])
-        self.obs = self.env.reset()
-        self.total, self.steps, self.done, self.finished = 0.0, 0, False, False
-        self.max_steps = settings.max_steps
-
-    def seen(self) -> np.ndarray:
-        """What the network is fed: the observation plus this step's noise."""
-        obs = np.asarray(self.obs, np.float32)
-        if not self.sigma:
-            return obs
-        return obs + self.sigma * self.noise.standard_normal(obs.shape, np.float32)
-
-    def act(self, values: np.ndarray, protocol: PlayProtocol) -> None:
-        from zoo_site.rollouts.play import choose
-
-        result = self.env.step(choose(values, protocol, self.choices))
-        self.total += result.reward
-        self.steps += 1
-        self.obs = result.observation
-        self.finished = bool(result.game_over)
-        self.done = self.finished or self.steps >= self.max_steps
-
-
 def evaluate(network: Network, game: str, protocol: PlayProtocol,
              settings: RobustnessSettings = RobustnessSettings(), *,
              lockstep: bool = True, workers: int = 0,
@@ -119,10 +84,6 @@ def evaluate(network: Network, game: str, protocol: PlayProtocol,
     pipelined with the network's calls (`lockstep_workers`); the results are the same.
     `timing`, if given, gets "setup_s": the seconds until every episode was made (its
     emulator loaded and reset) and ready to step."""
-    import time
-
-    from zoo_site.analysis import lockstep_workers
-
     start = time.perf_counter()
     timing = {} if timing is None else timing
     levels, count = len(settings.levels), settings.episodes
@@ -136,17 +97,17 @@ def evaluate(network: Network, game: str, protocol: PlayProtocol,
             np.array([p[1] for p in played], np.int64).reshape(shape),
             np.array([p[2] for p in played], bool).reshape(shape),
         )
-    episodes = [_Episode(network.output.actions, game, protocol, settings, lv, e)
+    episodes = [NoisyEpisode(game, protocol, settings, lv, e)
                 for lv in range(levels) for e in range(count)]  # fmt: skip
     timing["setup_s"] = time.perf_counter() - start
-    groups: Sequence[list[_Episode]] = [episodes] if lockstep else [[e] for e in episodes]
+    groups: Sequence[list[NoisyEpisode]] = [episodes] if lockstep else [[e] for e in episodes]
     for group in groups:
         running = [e for e in group if not e.done]
         while running:
             batch = np.stack([e.seen() for e in running])
             values = network.run(batch, ["output"])["output"]
             for episode, row in zip(running, values, strict=True):
-                episode.act(row, protocol)
+                episode.act(row)
             running = [e for e in running if not e.done]
     return RobustnessResult(
         settings,
