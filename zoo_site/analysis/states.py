@@ -97,10 +97,6 @@ class GameMap:
     notes: list[str]
 
 
-def _thin(count: int, limit: int) -> np.ndarray:
-    return sample_steps(count, limit)
-
-
 def _reduce(features: np.ndarray, settings: MapSettings) -> np.ndarray:
     """(n, d) -> (n, 2) in [0, 1]: PCA to 50 dimensions, then t-SNE (or the first two
     principal components); seeded."""
@@ -117,8 +113,7 @@ def _reduce_one_thread(features: np.ndarray, settings: MapSettings) -> np.ndarra
     x -= x.mean(axis=0)
     n, d = x.shape
     if n < 3 or not np.any(x):
-        out = np.full((n, 2), 0.5)
-        return out
+        return np.full((n, 2), 0.5)
     dims = max(2, min(PCA_DIMS, d, n - 1))
     reduced = PCA(n_components=dims, svd_solver="full", random_state=settings.seed).fit_transform(x)
     if settings.method == "tsne" and n >= 5:
@@ -146,7 +141,7 @@ def embed(samples: list[tuple[dict, Path]], settings: MapSettings) -> GameMap:
         notes.append(f"dense layers of another width than {width} left out: {', '.join(left)}")
     rows: list[tuple[int, int]] = [(i, j) for i, (_, a) in enumerate(loaded)
                                    for j in range(len(a["steps"]))]  # fmt: skip
-    keep = [rows[k] for k in _thin(len(rows), settings.points)]
+    keep = [rows[k] for k in sample_steps(len(rows), settings.points)]
 
     def gather(key: str, default: float) -> np.ndarray:
         return np.array([loaded[i][1][key][j] if key in loaded[i][1] else default

@@ -327,11 +327,8 @@ def _sample_states(task: EntryTask, rollout_path: Path, ro: Rollout, acts: Activ
         dense = layers[-1].values if layers else None
     ram = None
     if task.entry.rollout_format != "episode" and rollout_path.suffix == ".npz":
-        with np.load(rollout_path, allow_pickle=False) as z:
-            if "ram" in z.files:
-                from zoo_site.rollouts.npz import _read_member
-
-                ram = _read_member(rollout_path, "ram")
+        with np.load(rollout_path, allow_pickle=False) as z:  # read (and checked) at load
+            ram = z["ram"] if "ram" in z.files else None
     if dense is None and ram is None:
         return None
     states.sample(media_dir / states.STATES_FILE, ro.steps, ro.frames, dense=dense, ram=ram,
