@@ -16,7 +16,7 @@ def test_version():
 def test_help_lists_the_commands():
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("build", "demo", "serve"):
+    for command in ("build", "plan", "demo", "serve"):
         assert command in result.output
 
 
@@ -35,12 +35,24 @@ def test_help_does_not_import_heavy_modules():
     assert "--zoo" in out.stdout
 
 
+def test_build_and_plan_take_the_options_for_huge_zoos():
+    for command in ("build", "plan"):
+        result = CliRunner().invoke(app, [command, "--help"])
+        assert result.exit_code == 0
+        for option in ("--only", "--max-steps"):
+            assert option in result.output, (command, option)
+    assert "--dry-run" in CliRunner().invoke(app, ["build", "--help"]).output
+    assert "--json" in CliRunner().invoke(app, ["plan", "--help"]).output
+
+
 def test_missing_zoo_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(
         app, ["build", "--zoo", str(tmp_path / "nope"), "--out", str(tmp_path / "s")]
     )
     assert result.exit_code == 3
     assert "no such zoo folder" in result.output
+    result = CliRunner().invoke(app, ["plan", "--zoo", str(tmp_path / "nope")])
+    assert result.exit_code == 3 and "no such zoo folder" in result.output
 
 
 def test_bad_config_exit_code(tmp_path):

@@ -84,6 +84,16 @@ def test_wrong_types_and_values_are_all_reported(tmp_path):
     assert "Config value 'rollout.steps': must be at least 1" in problems
 
 
+def test_only_and_max_steps_are_read_and_checked(tmp_path):
+    config = load_config(write(tmp_path, 'only = ["*/Pong/*/*"]\n[rollout]\nmax_steps = 1000\n'))
+    assert config.only == ["*/Pong/*/*"] and config.rollout.max_steps == 1000
+    assert load_config(None).rollout.max_steps is None and load_config(None).only == []
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, 'only = "*/Pong/*/*"\n[rollout]\nmax_steps = 0\n'))
+    assert "Config value 'only': expected a list of str" in info.value.problems
+    assert "Config value 'rollout.max_steps': must be at least 1" in info.value.problems
+
+
 def test_unsafe_names_in_config_are_rejected(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(write(tmp_path, '[algos."../evil"]\nlabel = "x"\n'))

@@ -59,6 +59,38 @@ def _check_media_url(url: str | None, option: str = "--media-url") -> None:
         raise ConfigError([f"{option} {url!r} must be an http(s) URL with no query"])
 
 
+Only = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--only",
+        help="Build only entries whose id algo/game/run/tag matches this shell-style pattern "
+        "(e.g. 'DQN_modern/*/*/*', '*/Pong/*/*'); give it several times for several. The rest "
+        "are left out of the site. Default: only = [...] in zoo-site.toml, else every entry.",
+        show_default=False,
+    ),
+]
+MaxSteps = Annotated[
+    int | None,
+    typer.Option(
+        "--max-steps",
+        min=1,
+        help="Render at most N steps of any rollout: longer zoo rollouts are cut to their "
+        "first N steps, missing ones played for at most N. Default: [rollout] max_steps.",
+        show_default=False,
+    ),
+]
+Cores = Annotated[
+    list[int] | None,
+    typer.Option(
+        "--cores",
+        min=1,
+        help="Also estimate the time on this many cores (several times for several). "
+        "Default: 16 and 64.",
+        show_default=False,
+    ),
+]
+
+
 @app.command()
 def build(
     zoo: Annotated[
@@ -113,6 +145,16 @@ def build(
             "sitemap.xml. Default: base_url in the config, else GitHub Pages' URL in Actions."
         ),
     ] = None,
+    only: Only = None,
+    max_steps: MaxSteps = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Only say what the build would do (zoo-site plan): nothing is written, "
+            "no site touched.",
+        ),
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks.")] = False,
 ) -> None:
     """Build the site: rollouts where missing, videos, manifests and pages."""
@@ -124,8 +166,11 @@ def build(
     options = BuildOptions(
         zoos=list(zoo or []), out=out, config=config, cache_dir=cache_dir, jobs=jobs,
         verbose=verbose, scheduler=scheduler, strict=strict, media_url=media_url,
-        base_url=base_url,
+        base_url=base_url, only=list(only or []), max_steps=max_steps,
     )  # fmt: skip
+    if dry_run:
+        _plan(options, None, False)
+        return
     try:
         _check_media_url(media_url)
         _check_media_url(base_url, "--base-url")
@@ -136,6 +181,60 @@ def build(
         typer.echo("Interrupted: the previous site is unchanged; a rerun resumes from the cache.",
                    err=True)  # fmt: skip
         raise typer.Exit(130) from None
+
+
+@app.command()
+def plan(
+    zoo: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A zoo, as for build (several times for several). Default: as for build; "
+            "with none, the demo zoo the build would make (not made here)."
+        ),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="The site's folder, as for build.")] = None,
+    config: Annotated[Path | None, typer.Option(help="A zoo-site.toml, as for build.")] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="The cache to look in. Default: ./.zoo-site-cache")
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs", "-j", help="The cores of this machine to estimate for. Default: all."
+        ),  # fmt: skip
+    ] = None,
+    only: Only = None,
+    max_steps: MaxSteps = None,
+    cores: Cores = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the plan as JSON, for programs.")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks.")] = False,
+) -> None:
+    """Say what `zoo-site build` would do, before it does any: how many entries, how many
+    need rendering, playing, saliency maps and noise evaluations, the time here and on
+    more cores, and the site's size. Writes nothing."""
+    from zoo_site.build.pipeline import BuildOptions
+
+    options = BuildOptions(zoos=list(zoo or []), out=out, config=config, cache_dir=cache_dir,
+                           jobs=jobs, verbose=verbose, only=list(only or []),
+                           max_steps=max_steps)  # fmt: skip
+    _plan(options, cores, as_json)
+
+
+def _plan(options, cores: list[int] | None, as_json: bool) -> None:
+    from zoo_site.build.plan import make_plan, show, to_json
+    from zoo_site.errors import ZooSiteError
+
+    try:
+        made = make_plan(options, cores)
+    except ZooSiteError as exc:
+        _fail(exc, options.verbose)
+        return
+    if as_json:
+        typer.echo(to_json(made))
+    else:
+        show(made)
 
 
 @app.command()

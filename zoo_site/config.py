@@ -33,6 +33,10 @@ class RenderConfig:
     layer_videos: bool = False
     """Also write a video per layer (layer-<name>.mp4), cropped from the atlas: exactly its
     pixels. No page plays them; off, each entry encodes only its gameplay and atlas."""
+    activations_only: list[str] = field(default_factory=list)
+    """The entries whose activations are rendered, as patterns of their ids algo/game/run/tag
+    (["*/*/*/50000000"], ["apex/*/*/*"]); the others get their gameplay video only. Entries
+    chosen for saliency maps always get them. Empty: every entry with a model."""
 
 
 @dataclass
@@ -52,6 +56,11 @@ class RolloutConfig:
     epsilon: float | None = None
     """Probability of a uniformly random action; unset: the protocol's own (0.001 for
     Dopamine and atari-agents, 0 for the Atari Model Zoo's agents)."""
+    max_steps: int | None = None
+    """At most this many steps of any rollout are rendered: a zoo's rollout that is longer
+    is cut to its first max_steps steps (frame n stays step n), a played one is played for
+    min(steps, max_steps); unset: every step. Only episodes that ended within the cut keep
+    their returns."""
 
 
 @dataclass
@@ -217,6 +226,10 @@ class Config:
     """Where rendered media and played rollouts are kept between builds."""
     jobs: int = 0
     """Parallel worker processes; 0 means one per CPU core."""
+    only: list[str] = field(default_factory=list)
+    """Build only the entries whose id algo/game/run/tag matches one of these shell-style
+    patterns (["DQN_modern/*/*/*"], ["*/Pong/*/*"]); the rest are left out of the site.
+    Empty: every entry. --only replaces it."""
     render: RenderConfig = field(default_factory=RenderConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     saliency: SaliencyConfig = field(default_factory=SaliencyConfig)
@@ -247,11 +260,24 @@ def load_config(path: Path | None) -> Config:
         raise ConfigError([f"the file {path} does not exist"]) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError([f"not valid TOML: {exc}"], source=path) from None
+    return _checked(raw, path)
+
+
+def loads_config(text: str, source: str | Path | None = None) -> Config:
+    """A zoo-site.toml's text as a Config (`source` names it in errors)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"not valid TOML: {exc}"], source=source) from None
+    return _checked(raw, source)
+
+
+def _checked(raw: dict[str, Any], source: str | Path | None) -> Config:
     problems: list[str] = []
     config = _build(Config, raw, "", problems)
     _check_values(config, problems)
     if problems:
-        raise ConfigError(problems, source=path)
+        raise ConfigError(problems, source=source)
     return config
 
 
@@ -340,6 +366,13 @@ def _check_values(config: Config, problems: list[str]) -> None:
             "must be in [0, 1)",
         ),
         (ro.epsilon is None or 0 <= ro.epsilon <= 1, "rollout.epsilon", "must be in [0, 1]"),
+        (ro.max_steps is None or ro.max_steps >= 1, "rollout.max_steps", "must be at least 1"),
+        (all(config.only), "only", "patterns must not be empty"),
+        (
+            all(config.render.activations_only),
+            "render.activations_only",
+            "patterns must not be empty",
+        ),  # fmt: skip
         (config.jobs >= 0, "jobs", "must not be negative (0 = one per core)"),
         *_saliency_checks(config.saliency),
         (

@@ -94,6 +94,8 @@ class EntryMedia:
     rollout: RolloutInfo
     activations: ActivationsInfo | None = None
     activation_error: FileError | None = None
+    activations_off: bool = False
+    """The entry has a model but [render] activations_only left its activations out."""
     saliency: dict[str, Any] | None = None
     """The saliency maps' file and how they were made (`entries._saliency`)."""
     saliency_error: FileError | None = None

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 import traceback
+import zipfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,6 +60,8 @@ class EntryTask:
     """With robustness: film the episode at the nonzero level nearest this σ (0: none)."""
     states: int = 0
     """Steps sampled for the map of states (analysis/states.py); 0: none."""
+    activations: bool = True
+    """Whether its activations are rendered ([render] activations_only); with a model."""
 
     @property
     def protocol(self) -> PlayProtocol:
@@ -96,12 +101,75 @@ def _run_safely(task: EntryTask) -> EntryResult:
         return EntryResult(entry.id, "failed", f"internal error: {exc!r}", str(entry.file), detail)
 
 
-def media_key(task: EntryTask, rollout_key: str, model_key: str | None) -> str:
+def media_key(task: EntryTask, rollout_key: str, model_key: str | None,
+              length: int | None = None) -> str:  # fmt: skip
     """What the media depend on: the rollout, the model and how it is loaded, the render
-    and saliency settings and zoo-site's version; never display labels."""
+    and saliency settings and zoo-site's version; never display labels. A zoo rollout cut
+    by [rollout] max_steps adds the cut (`length`: the rollout's steps, else read from its
+    header); a played rollout's cut is in its rollout key already."""
     saliency = None if task.saliency is None else task.saliency.as_json()
-    return _digest(__version__, MEDIA_FORMAT, rollout_key, model_key, task.network_settings(),
-                   asdict(task.render), saliency, task.states)  # fmt: skip
+    parts: list[object] = [
+        __version__,
+        MEDIA_FORMAT,
+        rollout_key,
+        model_key,
+        task.network_settings(),
+        _render_key(task),
+        saliency,
+        task.states,
+    ]
+    if not task.activations and task.entry.model is not None:
+        parts.append({"activations": False})  # only then, as for the cut below
+    cut = rollout_cut(task, length)
+    if cut is not None:  # only then: an uncut rollout keeps the key it always had
+        parts.append({"max_steps": cut})
+    return _digest(*parts)
+
+
+def _render_key(task: EntryTask) -> dict[str, Any]:
+    """The render settings the media depend on: [render] activations_only chooses per
+    entry (`EntryTask.activations`), so it is not among them."""
+    render = asdict(task.render)
+    del render["activations_only"]
+    return render
+
+
+def rollout_cut(task: EntryTask, length: int | None = None) -> int | None:
+    """The steps a zoo rollout is cut to ([rollout] max_steps), or None when it is not cut
+    (no cap, a played rollout, or a rollout no longer than the cap)."""
+    cap, path = task.rollout.max_steps, task.entry.rollout
+    if cap is None or path is None:
+        return None
+    if length is None:
+        length = rollout_length(path, task.entry.rollout_format)
+    return cap if length > cap else None
+
+
+def rollout_length(path: Path, rollout_format: str = "zoo") -> int:
+    """A rollout file's steps, from the header of its frames (an episode file's `obs`)
+    alone: nothing is decompressed but the first bytes of that one member."""
+    return rollout_header(path, rollout_format)[0]
+
+
+def rollout_header(path: Path, rollout_format: str = "zoo") -> tuple[int, frozenset[str]]:
+    """(`rollout_length`, the names of the file's arrays), from the zip's directory and
+    one member's header."""
+    key = "obs" if rollout_format == "episode" else "frames"
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open(f"{key}.npy") as member:
+            names = frozenset(n.removesuffix(".npy") for n in archive.namelist())
+            version = np.lib.format.read_magic(member)
+            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0)  # fmt: skip
+            shape, _, _ = read(member)
+    except FileNotFoundError:
+        raise EntryError(path, "the rollout file does not exist") from None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+        raise EntryError(path, f"cannot read the {key} header (not an npz file, truncated "
+                         f"or corrupt?): {exc}") from None  # fmt: skip
+    if not shape:
+        raise EntryError(path, f"key {key!r} is a scalar, expected one value per step")
+    return int(shape[0]), names
 
 
 MEDIA_FORMAT = 3
@@ -122,10 +190,17 @@ def _run(task: EntryTask) -> EntryResult:
             extra = _with_robustness(media, task, model_key, network)
             return EntryResult(entry.id, "reused", media_dir=media_dir, media=media,
                                played=played, extra_files=extra)  # fmt: skip
+    work: dict[str, Any] = {"cpu": {"play": None, "render": 0.0, "saliency": None}}
+    start = cpu_seconds()
     if rollout_path is None:
         network = _load_network(task)
         rollout_path = _play(task, network, rollout_key)
-    media = _render(task, rollout_path, media_dir, network, source)
+        work["cpu"]["play"] = round(cpu_seconds() - start, 3)
+    rendering = cpu_seconds()
+    media = _render(task, rollout_path, media_dir, network, source, work)
+    cpu = work["cpu"]
+    cpu["render"] = round(cpu_seconds() - rendering - (cpu["saliency"] or 0.0), 3)
+    write_json(work_path(task.cache_dir, media_dir.name), _work_record(media, media_dir, work))
     write_json(done, media.to_json())
     extra = _with_robustness(media, task, model_key, network)
     return EntryResult(entry.id, "rendered", media_dir=media_dir, media=media, played=played,
@@ -211,19 +286,50 @@ def _digest(*parts: object) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
-def _model_key(task: EntryTask) -> str | None:
+def cpu_seconds() -> float:
+    """CPU time of this process and of its children that have ended (the encoders)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def work_path(cache_dir: Path, key: str) -> Path:
+    """What rendering the media of `key` took: ``<cache>/work/<media key>.json`` (beside
+    the media, not in their folder: never published); read by build-report.json and
+    `zoo-site plan`."""
+    return Path(cache_dir) / "work" / f"{key}.json"
+
+
+def _work_record(media: EntryMedia, media_dir: Path, work: dict[str, Any]) -> dict[str, Any]:
+    """The steps, the CPU-seconds of each stage, the published media's bytes (the saliency
+    maps' apart) and the rollout's cut, for estimates of other builds."""
+    sizes = {f: (media_dir / f).stat().st_size for f in media.files}
+    maps = sizes.pop("saliency.f32", 0)
+    saliency = media.saliency or {}
+    return {"steps": media.frames, "activations": media.activations is not None,
+            "cpu": work["cpu"], "bytes": sum(sizes.values()), "saliency_bytes": maps,
+            "saliency_method": saliency.get("method"),
+            "saliency_steps": int(saliency.get("steps", 0)),
+            "cut": work.get("cut")}  # fmt: skip
+
+
+Digest = Callable[[Path, Path], str]
+"""A file's content digest, given the file and the cache (`fsutil.cached_digest`)."""
+
+
+def _model_key(task: EntryTask, digest: Digest = cached_digest) -> str | None:
     model = task.entry.model
     if model is None:
         return None
-    digests = [cached_digest(f, task.cache_dir) for f in model.all_files]
+    digests = [digest(f, task.cache_dir) for f in model.all_files]
     return digests[0] if len(digests) == 1 else _digest(model.format, digests)
 
 
-def _rollout_source(task: EntryTask, model_key: str | None) -> tuple[Path | None, str, str]:
+def _rollout_source(task: EntryTask, model_key: str | None,
+                    digest: Digest = cached_digest) -> tuple[Path | None, str, str]:  # fmt: skip
     """(rollout file or None if it must be played, "zoo"/"played", its content key)."""
     entry = task.entry
     if entry.rollout is not None:
-        return entry.rollout, "zoo", cached_digest(entry.rollout, task.cache_dir)
+        return entry.rollout, "zoo", digest(entry.rollout, task.cache_dir)
     if model_key is None:  # the catalog never makes such an entry
         raise EntryError(None, f"{entry.id} has neither a model nor a rollout")
     key = rollout_key(task, model_key)
@@ -238,7 +344,14 @@ def rollout_key(task: EntryTask, model_key: str) -> str:
     input, input_scale), the whole play protocol, the number of steps, the seed, the game."""
     r = task.rollout
     return _digest(model_key, task.entry.game, task.network_settings(), task.protocol.as_json(),
-                   {"steps": r.steps, "seed": r.seed})  # fmt: skip
+                   {"steps": played_steps(task), "seed": r.seed})  # fmt: skip
+
+
+def played_steps(task: EntryTask) -> int:
+    """The steps a missing rollout is played for: [rollout] steps, at most max_steps (a cap
+    that does not bind leaves the rollout, and its key, as they were)."""
+    r = task.rollout
+    return r.steps if r.max_steps is None else min(r.steps, r.max_steps)
 
 
 def _played_path(task: EntryTask) -> Path:
@@ -265,20 +378,22 @@ def _play(task: EntryTask, network: Network, key: str) -> Path:
     from zoo_site.rollouts.play import play_to
 
     path = _played_path(task)
-    play_to(path, network, task.entry.game, task.protocol, task.rollout.steps,
+    play_to(path, network, task.entry.game, task.protocol, played_steps(task),
             task.rollout.seed, task.cache_dir / "tmp")  # fmt: skip
     write_text(path.with_suffix(".key"), key + "\n")
     return path
 
 
 def _render(task: EntryTask, rollout_path: Path, media_dir: Path, network: Network | None,
-            source: str) -> EntryMedia:  # fmt: skip
+            source: str, work: dict[str, Any] | None = None) -> EntryMedia:  # fmt: skip
     """Everything an entry shows, in passes of a few hundred steps at most (the rollout's
     frames and observations read a slice at a time, the layers spilled to a temporary
-    file): a worker's memory does not grow with the rollout's length."""
+    file): a worker's memory does not grow with the rollout's length. `work` gets the
+    saliency maps' CPU-seconds and the rollout's cut."""
     from zoo_site.media import render
 
-    ro = _read_rollout(task, rollout_path)
+    work = {"cpu": {}} if work is None else work
+    ro, work["cut"] = cut_rollout(_read_rollout(task, rollout_path), task.rollout.max_steps)
     cfg = replace(task.render, scale=_scale(task, ro.frames))
     acts, error = _activations(task, rollout_path, ro, network)
     saliency: dict | None = None
@@ -291,8 +406,11 @@ def _render(task: EntryTask, rollout_path: Path, media_dir: Path, network: Netwo
         if acts is not None:
             video, activations, files = _render_activations(task, ro, acts, names, taken,
                                                             media_dir)  # fmt: skip
+            start = cpu_seconds()
             saliency, saliency_error = _saliency(task, rollout_path, ro, acts.network,
                                                  media_dir, files)  # fmt: skip
+            if task.saliency is not None:
+                work["cpu"]["saliency"] = round(cpu_seconds() - start, 3)
         else:
             video = render.render_gameplay(ro.frames, media_dir / "gameplay.mp4", cfg,
                                            poster=media_dir / "poster.png")  # fmt: skip
@@ -309,6 +427,7 @@ def _render(task: EntryTask, rollout_path: Path, media_dir: Path, network: Netwo
         score=None if ro.score is None else float(ro.score[-1]),
         steps=_step_data(ro, names, taken, greedy),
         rollout=_rollout_info(task, source), activations=activations, activation_error=error,
+        activations_off=task.entry.model is not None and not task.activations,
         saliency=saliency, saliency_error=saliency_error, states=states,
     )  # fmt: skip
 
@@ -328,7 +447,7 @@ def _sample_states(task: EntryTask, rollout_path: Path, ro: Rollout, acts: Activ
     ram = None
     if task.entry.rollout_format != "episode" and rollout_path.suffix == ".npz":
         with np.load(rollout_path, allow_pickle=False) as z:  # read (and checked) at load
-            ram = z["ram"] if "ram" in z.files else None
+            ram = z["ram"][: ro.steps] if "ram" in z.files else None  # a cut rollout's steps
     if dense is None and ram is None:
         return None
     states.sample(media_dir / states.STATES_FILE, ro.steps, ro.frames, dense=dense, ram=ram,
@@ -345,6 +464,95 @@ def _read_rollout(task: EntryTask, path: Path) -> Rollout:
     from zoo_site.rollouts import npz
 
     return npz.load(path, observations=task.entry.model is not None, lazy=True)
+
+
+def cut_rollout(ro: Rollout, cap: int | None) -> tuple[Rollout, dict[str, Any] | None]:
+    """The rollout's first `cap` steps, for every stage alike (frames, observations,
+    actions, rewards, scores: frame n stays step n), and what the cut did; the rollout
+    as it is, and None, when it is no longer than `cap`. Of the episodes that ended, only
+    those that surely ended within the cut keep their returns (`_ended_within`)."""
+    if cap is None or ro.steps <= cap:
+        return ro, None
+    lo, hi = _ended_within(ro, cap)
+    ended = len(ro.ep_rewards)
+    cut = replace(
+        ro, steps=cap, frames=_head(ro.frames, cap), observations=_head(ro.observations, cap),
+        score=None if ro.score is None else ro.score[:cap],
+        ep_rewards=ro.ep_rewards[:lo], actions=_head(ro.actions, cap),
+        rewards=_head(ro.rewards, cap),
+        action_values=None if ro.action_values is None else ro.action_values[:cap],
+    )  # fmt: skip
+    note = None
+    if lo < hi:
+        what = "score and rewards" if ro.rewards is not None else "score"
+        what = what if ro.score is not None else "no score"
+        note = (f"cut to its first {cap} of {ro.steps} steps: {lo} of its {ended} ended "
+                f"episode(s) surely ended within them, and the rollout ({what}) cannot tell "
+                f"whether up to {hi - lo} more did; their returns are left out")  # fmt: skip
+    return cut, {"steps": cap, "of": ro.steps, "episodes": lo, "of_episodes": ended,
+                 "known": lo == hi, "note": note}  # fmt: skip
+
+
+def _ended_within(ro: Rollout, n: int) -> tuple[int, int]:
+    """Bounds (lo, hi) on how many of the rollout's ended episodes (ep_rewards, in order)
+    ended within its first `n` steps. The running score (before each step) starts every
+    episode at 0 (as the zoo's rollout code and zoo-site's record it), so an episode can
+    end after step i only if step i+1's score is 0, or at the last step; it surely ended
+    there if the score after step i (score + reward) is not 0. Equal bounds are exact."""
+    ended, length = len(ro.ep_rewards), ro.steps
+    if ended == 0:
+        return 0, 0
+    if ro.score is None:  # any step may have ended one
+        can, sure = np.ones(length, bool), np.zeros(length, bool)
+    else:
+        score = np.asarray(ro.score, np.float64)
+        can = np.append(score[1:] == 0, True)
+        sure = np.zeros(length, bool)
+        if ro.rewards is not None:
+            after = score[:-1] + np.asarray(ro.rewards, np.float64)[:-1]
+            sure[:-1] = can[:-1] & ~np.isclose(after, 0.0)
+    lo = max(int(sure[:n].sum()), ended - int(can[n:].sum()), 0)
+    hi = min(ended - int(sure[n:].sum()), int(can[:n].sum()), ended)
+    if lo > hi:  # the score does not follow that rule: nothing can be told
+        return 0, ended
+    return lo, hi
+
+
+def _head(rows: Any, n: int) -> Any:
+    """The first `n` rows: a view of an array, a `_Head` of an npz Member."""
+    if rows is None or isinstance(rows, np.ndarray):
+        return None if rows is None else rows[:n]
+    return _Head(rows, n)
+
+
+class _Head:
+    """The first `n` rows of a slice reader (an npz `Member`): its shape, len and rows,
+    with the rows past `n` out of reach."""
+
+    def __init__(self, rows: Any, n: int):
+        self._rows, self._n = rows, n
+        self.shape = (n, *rows.shape[1:])
+        self.dtype, self.ndim = rows.dtype, rows.ndim
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, index: Any) -> Any:
+        n = self._n
+        if isinstance(index, slice):
+            start, stop, step = index.indices(n)
+            if step != 1:
+                raise IndexError("slices of a rollout's rows must have step 1")
+            return self._rows[start : max(start, stop)]
+        if isinstance(index, (int, np.integer)):
+            i = int(index) + (n if index < 0 else 0)
+            if not 0 <= i < n:
+                raise IndexError(f"row {index} of {n}")
+            return self._rows[i]
+        indices = np.asarray(index)
+        if indices.size and (indices.min() < 0 or indices.max() >= n):
+            raise IndexError(f"rows past the first {n}")
+        return self._rows[indices]
 
 
 #: Small observation images (episode files: 64x64) are scaled up to about this many
@@ -374,7 +582,7 @@ def _activations(
     from zoo_site.analysis import activations
 
     model = task.entry.model
-    if model is None:
+    if model is None or not task.activations:
         return None, None
     try:
         network = network or _load_network(task)

@@ -55,6 +55,8 @@ class BuildOptions:
     strict: bool = False  # any warning fails the build
     media_url: str | None = None  # media hosted there; written beside the site in <out>-media
     base_url: str | None = None  # the site's public address, for link previews
+    only: list[str] = field(default_factory=list)  # --only patterns; empty: the config's
+    max_steps: int | None = None  # --max-steps; None: [rollout] max_steps
 
 
 def build(options: BuildOptions, reporter: Reporter) -> BuildSummary:
@@ -62,21 +64,23 @@ def build(options: BuildOptions, reporter: Reporter) -> BuildSummary:
     config, base, from_file = _load_config(options)
     cache = options.cache_dir or _resolve(base, config.cache_dir)
     zoos, demo = _resolve_zoos(options, config, base, cache, reporter)
-    one_remote = len(options.zoos) == 1 and is_remote(options.zoos[0])
-    if one_remote and not options.config and (zoos[0].path / CONFIG_NAME).is_file():
-        config = load_config(zoos[0].path / CONFIG_NAME)  # the zoo's own; paths stay here
-    if demo:
-        config = _with_demo_config(config, zoos[0].path, from_file)
+    config = zoo_config(options, config, zoos, demo, from_file)
     out = options.out or _resolve(base, config.out)
     jobs = options.jobs if options.jobs is not None else config.jobs
     summary = BuildSummary(out=out, cache=cache, zoos=[z.path for z in zoos])
     catalog = read_zoos(zoos)
-    summary.entries = {e.id: e for e in catalog.entries}
+    entries = select(catalog.entries, config.only, "--only" if options.only else "only")
+    if len(entries) < len(catalog.entries):
+        reporter.info(f"Only {', '.join(config.only)}: building {len(entries)} of "
+                      f"{len(catalog.entries)} entries ({len(catalog.entries) - len(entries)} "
+                      "left out of the site).")  # fmt: skip
+    summary.entries = {e.id: e for e in entries}
     summary.problems.extend(catalog.problems)
     for problem in catalog.problems:
         reporter.problem(problem)
-    summary.results = _run_entries(catalog.entries, config, cache, jobs, reporter,
-                                   options.scheduler)  # fmt: skip
+    tasks = entry_tasks(catalog.entries, entries, config, cache)
+    summary.results = _run_entries(tasks, jobs, reporter, options.scheduler)
+    _report_cuts(summary, reporter)
     for r in summary.results:
         media = r.media
         lost = [("no activations", r.activation_error),
@@ -133,10 +137,52 @@ def _load_config(options: BuildOptions) -> tuple[Config, Path, bool]:
     return Config(), Path.cwd(), False
 
 
-def _with_demo_config(config: Config, zoo: Path, from_file: bool) -> Config:
+def zoo_config(options: BuildOptions, config: Config, zoos: list[ZooSpec], demo: bool,
+               from_file: bool, demo_config: Config | None = None) -> Config:  # fmt: skip
+    """The config the build runs with: a single remote zoo's own file (when no --config),
+    the demo's (`demo_config`, else read from the demo zoo), then --only and --max-steps."""
+    one_remote = len(options.zoos) == 1 and is_remote(options.zoos[0])
+    if one_remote and not options.config and (zoos[0].path / CONFIG_NAME).is_file():
+        config = load_config(zoos[0].path / CONFIG_NAME)  # the zoo's own; paths stay here
+    if demo:
+        own = demo_config or load_config(zoos[0].path / CONFIG_NAME)
+        config = _with_demo_config(config, own, from_file)
+    if options.only:
+        config.only = list(options.only)
+    if options.max_steps is not None:
+        config.rollout.max_steps = options.max_steps
+    return config
+
+
+def select(entries: list[Entry], patterns: list[str], option: str = "--only") -> list[Entry]:
+    """The entries whose id algo/game/run/tag matches one of the shell-style `patterns`
+    (all of them without patterns); a pattern that matches no entry is a ConfigError
+    naming it, with a few ids it could have meant."""
+    import difflib
+    from fnmatch import fnmatchcase
+
+    from zoo_site.errors import ConfigError
+
+    if not patterns:
+        return list(entries)
+    ids = [e.id for e in entries]
+    problems = []
+    for pattern in patterns:
+        if not any(fnmatchcase(i, pattern) for i in ids):
+            near = difflib.get_close_matches(pattern, ids, n=3, cutoff=0.5) or ids[:3]
+            like = f"; ids look like {', '.join(near)}" if near else "; the zoo has no entries"
+            problems.append(
+                f"{option} {pattern!r} matches none of the {len(ids)} entries "
+                f"(ids: algo/game/run/tag, games without NoFrameskip-v4){like}"
+            )
+    if problems:
+        raise ConfigError(problems)
+    return [e for e in entries if any(fnmatchcase(e.id, p) for p in patterns)]
+
+
+def _with_demo_config(config: Config, demo: Config, from_file: bool) -> Config:
     """The demo zoo's own config; a user's file wins, but the demo's notice always shows
     (and its analyses' settings, unless the file changes them)."""
-    demo = load_config(zoo / CONFIG_NAME)
     if not from_file:
         return demo
     config.notice = config.notice or demo.notice
@@ -266,17 +312,14 @@ def robustness_plan(entries: list[Entry], config: Config) -> dict[str, Robustnes
     return {e.id: settings for e in chosen(entries, config, r.tags, r.only)}
 
 
-def _run_entries(
-    entries: list[Entry],
-    config: Config,
-    cache: Path,
-    jobs: int | None,
-    reporter: Reporter,
-    scheduler: str | None = None,
-) -> list[EntryResult]:
-    saliency = saliency_plan(entries, config)
-    noise = robustness_plan(entries, config)
-    tasks = [
+def entry_tasks(catalog: list[Entry], entries: list[Entry], config: Config,
+                cache: Path) -> list[EntryTask]:  # fmt: skip
+    """One EntryTask per entry of `entries`; which get saliency maps and a noise evaluation
+    is chosen over the whole `catalog` (a run's last checkpoint stays its last when --only
+    leaves it out), so an entry's work, and its cache keys, do not depend on --only."""
+    saliency = saliency_plan(catalog, config)
+    noise = robustness_plan(catalog, config)
+    return [
         EntryTask(
             e,
             cache,
@@ -287,9 +330,21 @@ def _run_entries(
             noise.get(e.id),
             config.robustness.video,
             config.states.per_entry if config.states.method != "off" else 0,
+            e.id in saliency or _with_activations(e, config.render.activations_only),
         )  # fmt: skip
         for e in entries
     ]
+
+
+def _with_activations(entry: Entry, only: list[str]) -> bool:
+    """Whether [render] activations_only (empty: all) chooses the entry's activations."""
+    from fnmatch import fnmatchcase
+
+    return not only or any(fnmatchcase(entry.id, p) for p in only)
+
+
+def _run_entries(tasks: list[EntryTask], jobs: int | None, reporter: Reporter,
+                 scheduler: str | None = None) -> list[EntryResult]:  # fmt: skip
     results: list[EntryResult] = []
     limit = cpu_limit(None if scheduler else jobs)  # a Dask cluster's workers are its own
     with limit, reporter.entries(len(tasks)) as track:
@@ -305,3 +360,18 @@ def _run_entries(
             raise
         pool.shutdown()
     return sorted(results, key=lambda r: r.entry_id)
+
+
+def _report_cuts(summary: BuildSummary, reporter: Reporter) -> None:
+    """One line for the rollouts cut by [rollout] max_steps, and one per cut whose episodes
+    cannot all be told (build-report.json has every cut)."""
+    cuts = summary.cuts()
+    if not cuts:
+        return
+    steps = sorted({c["steps"] for c in cuts.values()})
+    reporter.info(f"{len(cuts)} rollout(s) cut to their first {'/'.join(map(str, steps))} steps "
+                  "([rollout] max_steps); episode returns only of episodes that ended "
+                  "within them.")  # fmt: skip
+    for entry_id, cut in sorted(cuts.items()):
+        if cut.get("note"):
+            reporter.info(f"  {entry_id}: {cut['note']}")
