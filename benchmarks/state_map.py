@@ -73,8 +73,7 @@ def fake_site(root: Path, points: int) -> None:
     }  # fmt: skip
     (root / "maps").mkdir(parents=True)
     (root / "maps/Pong.json").write_text(json.dumps(data))
-    (root / "manifest.json").write_text(json.dumps(manifest))
-    write_pages(root, manifest)
+    write_pages(root, manifest)  # manifest.json (its root index) too
 
 
 def draw_ms(points: int) -> tuple[float, float]:

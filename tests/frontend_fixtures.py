@@ -136,7 +136,6 @@ def build_fake_site(
     site_dir = Path(site_dir)
     manifest = fake_manifest(title=title, notice=notice)
     write_fake_media(site_dir, manifest)
-    fsutil.write_json(site_dir / "manifest.json", manifest)
     write_pages(site_dir, manifest, template_override=template_override)
     return manifest
 
@@ -251,7 +250,6 @@ def build_checkpoint_site(
             entry["activations"] = True
             details["activations"] = fake_activations(site_dir, entry)
         fsutil.write_json(site_dir / entry["details"], details)
-    fsutil.write_json(site_dir / "manifest.json", manifest)
     write_pages(site_dir, manifest)
     return manifest
 
@@ -279,6 +277,5 @@ def build_activation_site(
         acts["atlas"]["regions"] = regions
         details["activations"] = acts
         fsutil.write_json(site_dir / entry["details"], details)
-    fsutil.write_json(site_dir / "manifest.json", manifest)
     write_pages(site_dir, manifest)
     return manifest

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from zoo_site.cli import app
 from zoo_site.media.tiling import LUT
 from zoo_site.networks.netbuild import build_dqn_graph
+from zoo_site.site.manifest import read_manifest
 
 STEPS = 24
 
@@ -88,7 +89,7 @@ def test_build_goes_on_and_names_each_bad_entry(built):
         data = entry(out, run)
         assert data["activations"] is None and message in data["activation_error"]
         assert (out / data["video"]).stat().st_size > 0  # the gameplay is still there
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = read_manifest(out)
     flags = {e["run"]: e["activations"] for e in manifest["entries"]}
     assert flags == {1: True, 2: False, 3: False, 4: False, 5: True}
 

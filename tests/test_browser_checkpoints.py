@@ -226,15 +226,29 @@ def test_compare_checkpoints_opens_a_grid_of_the_run(base51, watched):
     labels = page.locator(".cell-label").all_inner_texts()
     names = [step_tag_label(s * M) for s in (0, 1, 20, 30, 40, 50)]
     assert labels == [f"DQN (modern) · run 1 · {name}" for name in names]
-    # 51 checkpoint boxes: a compact list, each still a labelled checkbox.
-    assert page.locator("#tags input").count() == 51 + 1  # and apex's "final"
-    assert page.locator("#tags input:checked").count() == 6
-    assert "many" in page.get_attribute("#tags", "class")
-    box = page.locator("#tags").bounding_box()
-    assert box["height"] < 250
+    # 51 checkpoints (and apex's "final"): folded behind a summary, each a labelled checkbox.
+    boxes = "#tags .pick-list input[type=checkbox]"
+    assert page.locator(boxes).count() == 51 + 1
+    assert page.locator(f"{boxes}:checked").count() == 6
+    summary = page.locator("#tags summary")
+    assert summary.inner_text() == "6 of 52: 0 steps, 1M steps, 20M steps, 30M steps, …"
+    assert page.locator("#tags").bounding_box()["height"] < 100  # no wall of checkboxes
+    summary.click()
+    assert page.locator("#tags").bounding_box()["height"] < 320
+    page.fill("#tags input[type=search]", "33M")
+    assert page.locator("#tags .pick-list label:visible").all_inner_texts() == ["33M steps"]
     page.locator("#tags label:has-text('33M steps') input").check()
     page.wait_for_function("document.querySelectorAll('.cell').length === 7")
     assert "33000000" in query(page)["tags"].split(",")
+    # The form is drawn anew after the change: the list stays open and filtered.
+    assert page.locator("#tags details").evaluate("d => d.open")
+    assert page.input_value("#tags input[type=search]") == "33M"
+    page.click("#tags button:has-text('6 evenly')")
+    page.wait_for_function("document.querySelectorAll('.cell').length === 6")
+    # 6 of 52 evenly: indices round(i * 51 / 5) = 0, 10, 20, 31, 41, 51 (the last: "final")
+    assert query(page)["tags"].split(",") == [str(s * M) for s in (0, 10, 20, 31, 41)] + ["final"]
+    page.click("#tags button:has-text('All')")
+    page.wait_for_function("document.querySelectorAll('.cell').length === 52")
     assert watched.errors == []
 
 

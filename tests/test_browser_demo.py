@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from browsing import SELECTS, wait_until_playing
+
+from zoo_site.site.manifest import read_manifest
 
 pytestmark = pytest.mark.browser
 
 
 def test_deep_link_to_a_demo_agent_plays_it(demo_site, serve, watched):
     base = serve(demo_site)
-    manifest = json.loads((demo_site / "manifest.json").read_text())
+    manifest = read_manifest(demo_site)
     entry = next(e for e in manifest["entries"] if e["id"] == "apex/Seaquest/2/final")
     watched.open(f"{base}video.html?algo=apex&game=Seaquest&run=2&tag=final")
     page = watched.page

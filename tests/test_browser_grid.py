@@ -17,7 +17,6 @@ from frontend_fixtures import (
 )
 from PIL import Image
 
-from zoo_site import fsutil
 from zoo_site.site.pages import write_pages
 
 pytestmark = pytest.mark.browser
@@ -59,7 +58,6 @@ def long_url(tmp_path_factory, serve):
         frames = long_frames(seed, entry["frames"])
         write_video(site_dir / entry["video"], frames)
         Image.fromarray(frames[0]).save(site_dir / entry["poster"])
-    fsutil.write_json(site_dir / "manifest.json", manifest)
     write_pages(site_dir, manifest)
     return serve(site_dir)
 
@@ -68,6 +66,7 @@ VIEWPORT = {"width": 1280, "height": 1800}
 
 
 def cells(page) -> list[dict]:
+    page.wait_for_selector("body:not([data-busy])")  # a change that fetches a game's shard
     return page.evaluate(
         """[...document.querySelectorAll('#grid .cell')].map((c) => ({
             algo: c.dataset.algo, run: c.dataset.run, tag: c.dataset.tag,
@@ -290,3 +289,51 @@ def test_hostile_values_are_text(site, base_url, watched, payload):
     assert watched.query()["game"] == "Seaquest"
     assert watched.dialogs == [] and watched.errors == []
     assert_local(watched, base_url)
+
+
+def test_the_grid_has_the_viewers_keys_and_speeds(site, base_url, watched):
+    """One key map and one list of speeds for the viewer and the grid (player.js)."""
+    entry = "algo=apex&game=Seaquest&run=1&tag=final"
+    watched.open(f"{base_url}video.html?{entry}")
+    page = watched.page
+    viewer_speeds = page.locator("#speed option").all_inner_texts()
+    watched.open(f"{base_url}grid.html?game=Seaquest&algos=apex&runs=1,2&tag=final")
+    assert page.locator("#speed option").all_inner_texts() == viewer_speeds
+    assert viewer_speeds == ["0.1×", "0.25×", "0.5×", "1×", "1.5×", "2×"]
+    wait_loaded(page, 2)
+    page.evaluate("document.activeElement.blur()")
+    page.keyboard.press("]")
+    assert page.input_value("#speed") == "1.5" and watched.query()["speed"] == "1.5"
+    assert page.evaluate(f"{VIDEOS}.map((v) => v.playbackRate)") == [1.5, 1.5]
+    for _ in range(3):
+        page.keyboard.press("[")
+    assert page.input_value("#speed") == "0.25" and watched.query()["speed"] == "0.25"
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    wait_loaded(page, 2)
+    assert step_text(page)[0] == 2
+    # Space on a focused button presses the button, once (it does not also toggle).
+    page.focus("#play")
+    page.keyboard.press(" ")
+    assert page.get_attribute("#play", "aria-pressed") == "true"
+    page.keyboard.press(" ")
+    assert page.get_attribute("#play", "aria-pressed") == "false"
+    assert watched.errors == []
+
+
+def test_a_choice_with_no_entry_says_so_and_does_not_throw(site, base_url, watched):
+    """apex has no run 2 of Pong: each value exists for the game, their combination not."""
+    watched.open(f"{base_url}grid.html?game=Pong&algos=apex&runs=2&tag=final")
+    page = watched.page
+    got = cells(page)
+    assert [(c["algo"], c["run"], c["entry"]) for c in got] == [("apex", "2", None)]
+    assert "None of the chosen combinations has an entry for Pong" in page.text_content("#message")
+    assert page.is_disabled("#play") and page.is_disabled("#seek")
+    page.keyboard.press(" ")  # nothing to play: nothing happens
+    page.check("#runs input[value='1']")
+    got = cells(page)
+    assert [c["entry"] for c in got] == ["apex/Pong/1/final", None]
+    assert page.is_enabled("#play")
+    page.click("#play")
+    assert page.get_attribute("#play", "aria-pressed") == "true"
+    assert watched.errors == [] and watched.dialogs == []

@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 from browsing import Watched
 
+from zoo_site.site.manifest import read_manifest
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -378,7 +380,7 @@ def test_catalog_filters_search_and_charts(site, watched):
     assert len(visible_cards(page)) == 4
     assert not page.locator("#game-Seaquest").is_visible()
     # Each game has an SVG chart of its returns (if an episode ended), linking to videos.
-    manifest = json.loads((site_dir / "manifest.json").read_text())
+    manifest = read_manifest(site_dir)
     # It shows each run's latest checkpoint (the demo's `final`); no chart where none ended.
     latest = [e for e in manifest["entries"] if e["tag"] == "final"]
     for game in {e["game"] for e in manifest["entries"]}:

@@ -8,15 +8,16 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import jsonschema
 import numpy as np
 import pytest
 from conftest import TEST_STEPS
+from manifests import validate_site
 from mediacheck import decode, keyframes, top_level
 from typer.testing import CliRunner
 
 from zoo_site.cli import app
 from zoo_site.media.render import upscale
+from zoo_site.site.manifest import read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,7 +41,7 @@ def run_build(*args: str):
 
 
 def manifest_of(site: Path) -> dict:
-    return json.loads((site / "manifest.json").read_text())
+    return read_manifest(site)
 
 
 def rollout_frames(demo_zoo: Path, entry: dict) -> np.ndarray:
@@ -50,9 +51,7 @@ def rollout_frames(demo_zoo: Path, entry: dict) -> np.ndarray:
 
 
 def test_manifest_is_valid_against_its_schema(site):
-    schema = json.loads((ROOT / "docs" / "manifest.schema.json").read_text())
-    manifest = manifest_of(site)
-    jsonschema.Draft202012Validator(schema).validate(manifest)
+    manifest = validate_site(site)
     assert [g["id"] for g in manifest["games"]] == ["Breakout", "Pong", "Seaquest"]
     assert [a["id"] for a in manifest["algos"]] == ["apex", "dqn"]
     assert [t["id"] for t in manifest["tags"]] == ["initial", "final"]

@@ -60,7 +60,7 @@ def test_tags_marked_where_the_files_place_them(tmp_path):
     root = ET.fromstring(f"<div>{svg}</div>")
     links = [a.get("href") for a in root.iter(f"{SVG}a")]
     assert sorted(links) == sorted(
-        f"video.html?algo=apex&game=Seaquest&run=1&tag={t}" for t in ("2HR", "final", "initial")
+        f"../video.html?algo=apex&game=Seaquest&run=1&tag={t}" for t in ("2HR", "final", "initial")
     )
     points = root.find(f".//{SVG}polyline").get("points").split()
     assert len(points) == 11
@@ -95,8 +95,8 @@ def test_returns_chart_draws_each_episode_of_each_runs_latest_tag():
     assert len(list(root.iter(f"{SVG}circle"))) == 3  # 2 + 1: the initial tag is not drawn
     hrefs = [a.get("href") for a in root.iter(f"{SVG}a")]
     assert hrefs == [
-        "video.html?algo=apex&game=Pong&run=1&tag=final",
-        "video.html?algo=dqn&game=Pong&run=2&tag=final",
+        "../video.html?algo=apex&game=Pong&run=1&tag=final",
+        "../video.html?algo=dqn&game=Pong&run=2&tag=final",
     ]
     assert "<b>DQN</b>" in "".join(root.itertext())
     cys = sorted(float(c.get("cy")) for c in root.iter(f"{SVG}circle"))
@@ -104,9 +104,9 @@ def test_returns_chart_draws_each_episode_of_each_runs_latest_tag():
     assert returns_chart("Pong", algos, [dict(entries[2], episode_returns=[])], [], {}) is None
 
 
-def test_index_shows_the_training_curve_of_a_run(tmp_path):
-    import jsonschema
+def test_the_games_scores_page_shows_the_training_curve_of_a_run(tmp_path):
     from frontend_fixtures import fake_manifest
+    from manifests import validate_site
 
     from zoo_site.site.pages import write_pages
 
@@ -117,10 +117,10 @@ def test_index_shows_the_training_curve_of_a_run(tmp_path):
         "marks": [{"tag": "initial", "x": 0, "score": 0.0},
                   {"tag": "final", "x": 1e7, "score": 80.0}],
     }]  # fmt: skip
-    root = Path(__file__).resolve().parents[1]
-    jsonschema.validate(manifest, json.loads((root / "docs/manifest.schema.json").read_text()))
     write_pages(tmp_path, manifest)
-    html = (tmp_path / "index.html").read_text()
+    assert validate_site(tmp_path)["training"] == manifest["training"]  # in Seaquest's shard
+    html = (tmp_path / "scores" / "Seaquest.html").read_text()
     assert html.count('<figure class="training">') == 1
     assert 'aria-label="Seaquest: training curve of Ape-X, run 1"' in html
-    assert 'href="video.html?algo=apex&amp;game=Seaquest&amp;run=1&amp;tag=final"' in html
+    assert 'href="../video.html?algo=apex&amp;game=Seaquest&amp;run=1&amp;tag=final"' in html
+    assert '<figure class="training">' not in (tmp_path / "scores" / "Pong.html").read_text()

@@ -26,6 +26,7 @@ from zoo_site.clip import (
     step_range,
 )
 from zoo_site.errors import ConfigError, EntryError, ZooNotFound
+from zoo_site.site.pages import write_pages
 
 SHORT, SHORT_FRAMES = "apex/Seaquest/1/initial", 40  # a shorter video: its last frame is held
 WITH_MAPS = "apex/Seaquest/1/final"  # the one entry with saliency maps
@@ -63,7 +64,7 @@ def site(tmp_path_factory) -> Path:
             maps[:, :, PEAK[0], PEAK[1]] = 1.0
             maps.tofile(site / info["url"])
             (site / entry["details"]).write_text(json.dumps(details))
-    (site / "manifest.json").write_text(json.dumps(manifest))
+    write_pages(site, manifest)  # manifest.json and the shards, with the changes
     return site
 
 

@@ -21,6 +21,7 @@ from zoo_site.errors import EntryError
 from zoo_site.networks import load_network, tf_checkpoint
 from zoo_site.networks.base import Network, to_network_input
 from zoo_site.rollouts.protocols import DOPAMINE
+from zoo_site.site.manifest import read_manifest
 from zoo_site.sources import detect, dopamine, read_catalog
 from zoo_site.sources.base import ModelRef
 from zoo_site.sources.dopamine import training_step
@@ -593,7 +594,7 @@ def test_a_dopamine_folder_becomes_a_site(built):
     assert failed == ["dqn/Pong/2/5"]
     assert rows["dqn/Pong/2/5"]["file"] == "dqn/Pong/2/tf_ckpt-5" + SHARD
     assert "truncated" in rows["dqn/Pong/2/5"]["reason"]
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = read_manifest(out)
     assert [t["id"] for t in manifest["tags"]] == ["0", "1", "199"]
     assert [t["label"] for t in manifest["tags"]] == ["iteration 0", "iteration 1",
                                                       "iteration 199"]  # fmt: skip

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from zoo_site.cli import app
 from zoo_site.errors import EntryError
 from zoo_site.rollouts import episodes
+from zoo_site.site.manifest import read_manifest
 from zoo_site.sources import read_catalog
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,7 +118,7 @@ def test_episodes_become_videos_frame_for_frame(built):
     text = " ".join(result.output.split())
     assert result.exit_code == 1 and "Built 3 entries" in text
     assert "record/4.npz" in text and "action has 28" in text
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = read_manifest(out)
     by_run = {e["run"]: e for e in manifest["entries"]}
     assert set(by_run) == {1, 2, 3} and all(not e["activations"] for e in by_run.values())
     assert by_run[1]["score"] is None and by_run[1]["source"] == "episodes"

@@ -17,6 +17,7 @@ from zoo_site.media.atlas import render_all
 from zoo_site.media.poster import BLANK, POSTER_CANDIDATES, content, poster_step
 from zoo_site.media.render import Planes, planes_of, upscale, yuv_of
 from zoo_site.media.tiling import BACKGROUND, LUT, BarsView, ConvView, DenseView, strip
+from zoo_site.site.manifest import read_manifest
 
 STEPS = 150  # more than two chunks of CHUNK steps, the last one short
 
@@ -236,7 +237,7 @@ def test_demo_posters_show_content_and_agree(demo_site):
     atlas poster's gameplay region is the entry's poster, pixel for pixel (one step)."""
     import json
 
-    manifest = json.loads((demo_site / "manifest.json").read_text())
+    manifest = read_manifest(demo_site)
     for entry in manifest["entries"]:
         poster = np.asarray(Image.open(demo_site / entry["poster"]).convert("RGB"))
         assert content(poster[None])[0] > BLANK, entry["id"]

@@ -5,7 +5,6 @@ Actions, and without one the build says previews are off."""
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
@@ -13,6 +12,7 @@ import pytest
 from building import build_zoo
 
 from zoo_site.site import previews
+from zoo_site.site.manifest import read_manifest
 
 
 def test_github_pages_url_only_inside_actions():
@@ -59,7 +59,7 @@ def test_entry_pages_sitemap_and_robots(tmp_path):
     tables = '[saliency]\nmethod = "off"\n[robustness]\nlevels = []\n[states]\nmethod = "off"'
     site, _ = build_zoo(tmp_path / "zoo", tmp_path, tmp_path / "cache", tables,
                         args=("--base-url", "https://example.org/zoo"))  # fmt: skip
-    manifest = json.loads((site / "manifest.json").read_text())
+    manifest = read_manifest(site)
     assert manifest["site"]["base_url"] == "https://example.org/zoo/"
     page = site / "a/dqn/Pong/1/final/index.html"
     m = parse(page)

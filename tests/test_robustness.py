@@ -13,6 +13,7 @@ from zoo_site.networks import load_network
 from zoo_site.networks.netbuild import build_dqn_graph
 from zoo_site.rollouts.ale import minimal_action_names
 from zoo_site.rollouts.protocols import PROTOCOLS
+from zoo_site.site.manifest import read_manifest
 from zoo_site.sources.base import ModelRef
 
 
@@ -112,7 +113,7 @@ def test_the_build_evaluates_the_last_checkpoints_and_caches_apart(tmp_path):
     site, status = build(tmp_path / "zoo", tmp_path / "a", cache,
                          "levels = [0, 0.2]\nepisodes = 2\nmax_steps = 20")  # fmt: skip
     assert set(status.values()) == {"rendered"}
-    manifest = json.loads((site / "manifest.json").read_text())
+    manifest = read_manifest(site)
     assert {e["id"]: e["robustness"] for e in manifest["entries"]} == {
         "dqn/Pong/1/final": True, "dqn/Pong/1/initial": False}  # fmt: skip
     details = json.loads((site / "media/dqn/Pong/1/final/entry.json").read_text())

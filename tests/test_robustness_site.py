@@ -15,6 +15,7 @@ from browsing import Watched
 
 from zoo_site.site import robustness as pages
 from zoo_site.site.charts import BOTTOM, HEIGHT, TOP
+from zoo_site.site.manifest import read_manifest
 
 
 def item(algo: str, run: int, levels: dict[float, list[float]]) -> dict:
@@ -109,7 +110,7 @@ def watched(browser):
 def _expected(site_dir: Path, game: str) -> dict[tuple[str, float], float]:
     """From the entries' own entry.json: the mean return per algo and σ."""
     pooled: dict[tuple[str, float], list[float]] = {}
-    manifest = json.loads((site_dir / "manifest.json").read_text())
+    manifest = read_manifest(site_dir)
     for e in manifest["entries"]:
         if e["game"] == game and e["robustness"]:
             details = json.loads((site_dir / e["details"]).read_text())
@@ -121,7 +122,7 @@ def _expected(site_dir: Path, game: str) -> dict[tuple[str, float], float]:
 @pytest.mark.browser
 def test_robustness_page_in_chromium(site, watched):
     site_dir, base = site
-    manifest = json.loads((site_dir / "manifest.json").read_text())
+    manifest = read_manifest(site_dir)
     games = {p["game"]: p for p in manifest["robustness"]}
     assert set(games) == {"Breakout", "Pong"}  # the demo evaluates its trained agents
     expected = _expected(site_dir, "Breakout")

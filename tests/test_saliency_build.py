@@ -22,6 +22,7 @@ from zoo_site.analysis.saliency import SaliencySettings, perturbation_scores
 from zoo_site.networks import load_network
 from zoo_site.networks.netbuild import build_a2c_graph
 from zoo_site.rollouts.ale import minimal_action_names
+from zoo_site.site.manifest import read_manifest
 from zoo_site.sources.base import ModelRef
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,7 +56,7 @@ def assert_maps_match(maps: np.ndarray, network, obs: np.ndarray, every: int, st
 
 
 def test_the_demo_shows_maps_for_its_trained_agents_only(demo_site, demo_zoo):
-    manifest = json.loads((demo_site / "manifest.json").read_text())
+    manifest = read_manifest(demo_site)
     with_maps = sorted(e["id"] for e in manifest["entries"] if e["saliency"])
     trained = sorted(f"{a}/{g}/{r}/final" for a in ("apex", "dqn") for g in ("Breakout", "Pong")
                      for r in (1, 2))  # fmt: skip
@@ -135,7 +136,7 @@ def test_value_head_maps_value_file_and_cache_key(a2c_zoo, tmp_path):
 def test_only_patterns_and_off(a2c_zoo, tmp_path):
     cache = tmp_path / "cache"
     site, _ = build(a2c_zoo, tmp_path / "a", cache, 'every = 6\nonly = ["*/Pong/*/initial"]')
-    manifest = json.loads((site / "manifest.json").read_text())
+    manifest = read_manifest(site)
     assert {e["id"]: e["saliency"] for e in manifest["entries"]} == {
         "a2c/Pong/1/final": False, "a2c/Pong/1/initial": True}  # fmt: skip
     site, _ = build(a2c_zoo, tmp_path / "b", cache, 'method = "off"')

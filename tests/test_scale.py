@@ -20,6 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from zoo_site.cli import app
+from zoo_site.site.manifest import read_manifest
 
 pytestmark = pytest.mark.slow
 
@@ -152,7 +153,7 @@ def test_a_build_stopped_midway_leaves_the_site_and_resumes(tmp_path, demo_zoo, 
     report = json.loads((cache / "build-report.json").read_text())
     statuses = sorted(e["status"] for e in report["entries"])
     assert statuses.count("reused") >= 1 and statuses.count("rendered") >= 1, statuses
-    assert json.loads((out / "manifest.json").read_text())["site"]["title"] == "New site"
+    assert read_manifest(out)["site"]["title"] == "New site"
     assert not list(tmp_path.glob(".site.staging*"))
 
 

@@ -15,6 +15,7 @@ from zoo_site.cli import app
 from zoo_site.config import load_config
 from zoo_site.errors import ConfigError
 from zoo_site.games import canonical_game
+from zoo_site.site.manifest import read_manifest
 from zoo_site.sources import ZooSpec, detect, read_zoos
 
 
@@ -106,7 +107,7 @@ def test_one_site_from_the_atari_model_zoo_and_atari_agents(tmp_path, demo_zoo):
             str(config), "--out", str(out), "--cache-dir", str(tmp_path / "cache")]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = read_manifest(out)
     assert [g["id"] for g in manifest["games"]] == ["Pong"]
     assert {(e["algo"], e["source"]) for e in manifest["entries"]} == {
         ("apex", "atari-model-zoo"), ("DQN_modern", "atari-agents")}  # fmt: skip

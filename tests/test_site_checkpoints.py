@@ -4,14 +4,12 @@ SVG chart of its score over training, and the viewers carry the checkpoint contr
 
 from __future__ import annotations
 
-import json
 import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-import jsonschema
 import pytest
 from frontend_fixtures import (
     MODERN,
@@ -20,6 +18,7 @@ from frontend_fixtures import (
     checkpoint_steps,
     fake_manifest,
 )
+from manifests import validate_site
 
 from zoo_site.site import charts
 from zoo_site.site.pages import protocol_short, steps_label, write_pages
@@ -76,35 +75,18 @@ def progress_figures(html: str) -> dict[str, ET.Element]:
     return {algo: ET.fromstring(fig) for algo, fig in zip(found, figures, strict=True)}
 
 
-def test_checkpoint_manifest_is_valid():
-    schema = json.loads((ROOT / "docs" / "manifest.schema.json").read_text())
-    jsonschema.validate(checkpoint_manifest(), schema)
-    jsonschema.validate(checkpoint_manifest(checkpoints=51, algos=1, runs=1), schema)
-
-
-def test_cards_show_protocol_and_training_step(site):
-    site_dir, manifest = site
-    cards = Cards(html_of(site_dir, "index.html")).cards
-    assert len(cards) == len(manifest["entries"]) == 25
-    by_id = {e["id"]: e for e in manifest["entries"]}
-    for card in cards:
-        query = dict(parse_qsl(urlsplit(card["href"]).query))
-        entry = by_id["/".join(query[k] for k in ("algo", "game", "run", "tag"))]
-        meta = card["spans"].get("card-meta")
-        if entry["training_step"] is None:
-            assert meta is None  # apex/Pong/1/final: no protocol, no training step
-            continue
-        short = {0: "0", 10_000_000: "10M", 50_000_000: "50M"}.get(entry["training_step"])
-        assert meta.startswith("modern · ") and meta.endswith(" agent steps")
-        if short:
-            assert meta == f"modern · {short} agent steps"
-        assert "modern" in card["data"]["data-search"]
-        assert "atari-agents" in card["data"]["data-search"]
+def test_checkpoint_sites_manifests_are_valid(site, tmp_path):
+    full = validate_site(site[0])
+    assert len(full["entries"]) == 25
+    write_pages(tmp_path, checkpoint_manifest(checkpoints=51, algos=1, runs=1))
+    root = validate_site(tmp_path)
+    ((*_, tags, _, _),) = [r for r in root["groups"]["rows"] if r[1] == 0]
+    assert tags == [[0, 50]]  # 51 checkpoints of one run: one range of tag indices
 
 
 def test_an_over_training_chart_per_algo_with_its_points(site):
     site_dir, manifest = site
-    html = html_of(site_dir, "index.html")
+    html = html_of(site_dir, "scores/Pong.html")
     figures = progress_figures(html)
     assert list(figures) == ["DQN_modern", "C51_modern"]  # none for apex: no training steps
     steps = checkpoint_steps(6)
@@ -121,7 +103,7 @@ def test_an_over_training_chart_per_algo_with_its_points(site):
             points = [a for a in links if dict(parse_qsl(urlsplit(a.get("href")).query))["run"]
                       == str(run)]  # fmt: skip
             queries = [dict(parse_qsl(urlsplit(a.get("href")).query)) for a in points]
-            assert all(a.get("href").startswith("video.html?") for a in points)
+            assert all(a.get("href").startswith("../video.html?") for a in points)
             # x follows the training steps; each point links to its checkpoint's viewer
             assert queries == [{"algo": algo, "game": "Pong", "run": str(run), "tag": str(s)}
                                for s in steps]  # fmt: skip
@@ -155,23 +137,22 @@ def test_an_over_training_chart_per_algo_with_its_points(site):
         assert "run 1" in caption and "run 2" in caption
 
 
-def test_the_charts_are_in_the_games_scores_section(site):
-    html = html_of(site[0], "index.html")
-    details = re.findall(r'<details class="chart">.*?</details>', html, re.S)
-    assert len(details) == 1
-    assert details[0].count('class="training progress"') == 2
-    assert "<summary>Scores over training</summary>" in details[0]
+def test_the_charts_are_on_the_games_scores_page_linked_from_the_catalog(site):
+    html = html_of(site[0], "scores/Pong.html")
+    assert html.count('class="training progress"') == 2
+    assert "the scores over training" in html
+    assert 'href="scores/Pong.html"' in html_of(site[0], "index.html")
 
 
 def test_no_chart_without_training_steps(tmp_path):
     """atari-model-zoo entries (no training step), or a single checkpoint per run with
     one: no over-training chart."""
     write_pages(tmp_path / "zoo", fake_manifest())
-    assert progress_figures(html_of(tmp_path / "zoo", "index.html")) == {}
+    assert progress_figures(html_of(tmp_path / "zoo", "scores/Pong.html")) == {}
     single = checkpoint_manifest(checkpoints=2)
     single["entries"] = [e for e in single["entries"] if e["tag"] != "0"]
     write_pages(tmp_path / "single", single)
-    assert progress_figures(html_of(tmp_path / "single", "index.html")) == {}
+    assert progress_figures(html_of(tmp_path / "single", "scores/Pong.html")) == {}
     algo = {"id": "DQN_modern", "label": "DQN (modern)"}
     assert charts.progress_chart("Pong", algo, single["entries"], {}) is None
 
@@ -183,12 +164,12 @@ def test_chart_section_without_any_ended_episode(tmp_path):
     for e in manifest["entries"]:
         e["episode_returns"] = []
     write_pages(tmp_path, manifest)
-    html = html_of(tmp_path, "index.html")
+    html = html_of(tmp_path, "scores/Pong.html")
     figures = progress_figures(html)
     assert list(figures) == ["DQN_modern"]
     circles = figures["DQN_modern"].iter(f"{SVG}circle")
     assert {c.get("class") for c in circles} == {"open"}
-    assert '<details class="chart">' in html
+    assert 'class="chart-svg"' in html and "episode returns of each run" in html
 
 
 def test_chart_text_is_escaped(tmp_path):
@@ -196,7 +177,7 @@ def test_chart_text_is_escaped(tmp_path):
     manifest["algos"][0]["label"] = "<b>DQN</b> & co"
     manifest["tags"][2]["label"] = '"20M" <i>steps</i>'
     write_pages(tmp_path, manifest)
-    html = html_of(tmp_path, "index.html")
+    html = html_of(tmp_path, "scores/Pong.html")
     assert "<b>DQN</b>" not in html and "<i>steps</i>" not in html
     figure = progress_figures(html)["DQN_modern"]
     assert "<b>DQN</b> & co" in figure.find(f"{SVG}svg").get("aria-label")

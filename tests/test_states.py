@@ -16,6 +16,7 @@ from PIL import Image
 
 from zoo_site.analysis import states
 from zoo_site.site import statemap
+from zoo_site.site.manifest import read_manifest
 
 
 def fake_entry(tmp_path: Path, name: str, centre: float, steps: int = 120, ram: bool = True):
@@ -108,7 +109,7 @@ def test_the_build_publishes_maps_of_real_steps(tmp_path):
     )
     cache = tmp_path / "cache"
     site, _ = build_zoo(tmp_path / "zoo", tmp_path, cache, tables, steps=60)
-    manifest = json.loads((site / "manifest.json").read_text())
+    manifest = read_manifest(site)
     assert manifest["maps"] == [{"game": "Pong", "page": "map.html?game=Pong",
                                  "data": "maps/Pong.json", "points": 40}]  # fmt: skip
     data = json.loads((site / "maps/Pong.json").read_text())

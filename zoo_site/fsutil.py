@@ -9,7 +9,10 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,7 +43,48 @@ def atomic_path(target: Path, suffix: str | None = None) -> Iterator[Path]:
         raise
 
 
+_STAGING: list[str] = []
+"""Folders being filled from scratch (see `staging`), as absolute paths ending in '/'."""
+
+
+@contextlib.contextmanager
+def staging(folder: Path) -> Iterator[Path]:
+    """Fill `folder`, a staging folder no one reads until it is swapped in whole: files
+    written under it are written in place, without a temporary file and an fsync each,
+    and the whole filesystem is synced once at the end (before any swap). A site of
+    25,500 entries writes ~77,000 files: an fsync each took 139 s of a 172 s build here."""
+    prefix = os.path.join(os.path.abspath(folder), "")
+    _STAGING.append(prefix)
+    try:
+        yield Path(folder)
+        os.sync()
+    finally:
+        _STAGING.remove(prefix)
+        _MADE.difference_update([d for d in _MADE if d.startswith(prefix)])
+
+
+_MADE: set[str] = set()
+"""Folders already made in a staging folder (made once, not checked per file)."""
+
+
+def _staged(target: Path) -> bool:
+    return bool(_STAGING) and os.path.abspath(target).startswith(tuple(_STAGING))
+
+
+def _parent_made(target: Path) -> None:
+    parent = os.path.dirname(os.path.abspath(target))
+    if parent not in _MADE:
+        os.makedirs(parent, exist_ok=True)
+        if _STAGING:
+            _MADE.add(parent)
+
+
 def write_bytes(target: Path, data: bytes) -> None:
+    if _staged(target):
+        _parent_made(target)
+        with open(target, "wb") as f:
+            f.write(data)
+        return
     with atomic_path(target) as tmp:
         with open(tmp, "wb") as f:
             f.write(data)
@@ -92,7 +136,7 @@ def cached_digest(path: Path, cache_dir: Path) -> str:
 
 def link_or_copy(src: Path, dst: Path) -> None:
     """Place `src` at `dst` (a hard link when possible: media are never copied twice)."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
+    _parent_made(dst)
     try:
         os.link(src, dst)
     except OSError:
@@ -129,12 +173,44 @@ def swap_in_dir(new: Path, target: Path) -> None:
         os.replace(new, target)
         return
     if _exchange(new, target):
-        shutil.rmtree(new, ignore_errors=True)
+        discard_dir(new, target)
         return
     aside = target.with_name(f".{target.name}.old-{os.getpid()}")
     os.replace(target, aside)
     os.replace(new, target)
-    shutil.rmtree(aside, ignore_errors=True)
+    discard_dir(aside, target)
+
+
+def _trash_of(target: Path) -> str:
+    return f".{target.name}.trash-"
+
+
+def discard_dir(folder: Path, target: Path) -> None:
+    """Delete `folder` (an old version of `target`) without waiting: it is renamed to a
+    hidden trash name beside `target` and deleted by a detached process. A site of 25,500
+    entries is ~150,000 files and took 10 s to delete here; the build need not wait."""
+    trash = Path(target).with_name(f"{_trash_of(Path(target))}{os.getpid()}-{time.monotonic_ns()}")
+    os.replace(folder, trash)
+    _delete_detached([trash])
+
+
+def _delete_detached(folders: list[Path]) -> None:
+    code = "import shutil, sys\nfor f in sys.argv[1:]: shutil.rmtree(f, ignore_errors=True)"
+    try:
+        subprocess.Popen([sys.executable, "-c", code, *map(str, folders)], start_new_session=True,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)  # fmt: skip
+    except OSError:  # no process to spare: delete them here
+        for f in folders:
+            shutil.rmtree(f, ignore_errors=True)
+
+
+def empty_trash(target: Path) -> None:
+    """Delete what a killed deletion of `target`'s old versions left (in the background)."""
+    target = Path(target)
+    left = sorted(target.parent.glob(_trash_of(target) + "*"))
+    if left:
+        _delete_detached(left)
 
 
 def recover_aside(target: Path) -> None:

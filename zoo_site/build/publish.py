@@ -3,14 +3,25 @@ a failed or interrupted build leaves the previous site exactly as it was."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 from zoo_site.build.report import Reporter
 from zoo_site.build.summary import BuildSummary
 from zoo_site.errors import BuildFailed, Problem, ZooSiteError
-from zoo_site.fsutil import link_or_copy, recover_aside, swap_in_dir, write_json, write_text
+from zoo_site.fsutil import (
+    empty_trash,
+    link_or_copy,
+    recover_aside,
+    swap_in_dir,
+    write_json,
+    write_text,
+)
+from zoo_site.fsutil import staging as staged_writes
 from zoo_site.records import EntryResult
 from zoo_site.site.manifest import entry_manifest, media_url
 from zoo_site.site.statemap import FOLDER, GameFiles
@@ -54,30 +65,19 @@ def assemble(
     folders = [out] + ([media_out] if media_out else [])
     for folder in folders:
         recover_aside(folder)
+        empty_trash(folder)
     staging = {f: f.with_name(f".{f.name}.staging") for f in folders}
     for folder in staging.values():
         shutil.rmtree(folder, ignore_errors=True)
     site, media = staging[out], staging[media_out] if media_out else staging[out]
     try:
-        for entry, result in built:
-            assert result.media is not None and result.media_dir is not None
-            for name in result.media.files:
-                link_or_copy(result.media_dir / name, media / media_url(entry, name))
-            for name, path in result.extra_files.items():
-                link_or_copy(path, media / media_url(entry, name))
-            details = entry_manifest(entry, result.media, media_base)
-            write_json(site / media_url(entry, "entry.json"), details)
-        for m in maps or []:  # the thumbnail sheet goes with the media
-            link_or_copy(m.sheet, media / FOLDER / f"{m.game}.png")
-            if media_base:
-                data = json.loads(m.data.read_text(encoding="utf-8"))
-                data["thumbs"]["url"] = media_base.rstrip("/") + f"/{FOLDER}/{m.game}.png"
-                write_json(site / FOLDER / f"{m.game}.json", data)
-            else:
-                link_or_copy(m.data, site / FOLDER / f"{m.game}.json")
-        write_json(site / "manifest.json", manifest)
-        write_pages(site, manifest, robustness=robustness)
-        write_text(site / ".nojekyll", "")
+        with contextlib.ExitStack() as stack:  # every folder filled, then synced once
+            for folder in set(staging.values()):
+                stack.enter_context(staged_writes(folder))
+            _write_entries(site, media, built, media_base)
+            _write_maps(site, media, maps or [], media_base)
+            write_pages(site, manifest, robustness=robustness)  # manifest.json, shards too
+            write_text(site / ".nojekyll", "")
         for problem in pages_limits(site, media_out is not None):
             summary.problems.append(problem)
             reporter.problem(problem)
@@ -90,9 +90,44 @@ def assemble(
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def _write_entries(site: Path, media: Path, built: list[tuple[Entry, EntryResult]],
+                   media_base: str | None) -> None:  # fmt: skip
+    """Each entry's media (hard links into the cache) and its entry.json."""
+    for entry, result in built:
+        assert result.media is not None and result.media_dir is not None
+        for name in result.media.files:
+            link_or_copy(result.media_dir / name, media / media_url(entry, name))
+        for name, path in result.extra_files.items():
+            link_or_copy(path, media / media_url(entry, name))
+        details = entry_manifest(entry, result.media, media_base)
+        write_json(site / media_url(entry, "entry.json"), details)
+
+
+def _write_maps(site: Path, media: Path, maps: list[GameFiles], media_base: str | None) -> None:
+    """Each map of states' data and its thumbnail sheet (which goes with the media)."""
+    for m in maps:
+        link_or_copy(m.sheet, media / FOLDER / f"{m.game}.png")
+        if media_base:
+            data = json.loads(m.data.read_text(encoding="utf-8"))
+            data["thumbs"]["url"] = media_base.rstrip("/") + f"/{FOLDER}/{m.game}.png"
+            write_json(site / FOLDER / f"{m.game}.json", data)
+        else:
+            link_or_copy(m.data, site / FOLDER / f"{m.game}.json")
+
+
+def _sizes(folder: Path) -> Iterator[tuple[Path, int]]:
+    """(path, size) of every file under `folder` (os.scandir: a stat per file, no more)."""
+    with os.scandir(folder) as items:
+        for item in items:
+            if item.is_dir(follow_symlinks=False):
+                yield from _sizes(Path(item.path))
+            elif item.is_file(follow_symlinks=False):
+                yield Path(item.path), item.stat().st_size
+
+
 def pages_limits(site: Path, media_elsewhere: bool) -> list[Problem]:
     """Warnings where the site would break GitHub Pages' limits, with what to do."""
-    sizes = {p: p.stat().st_size for p in site.rglob("*") if p.is_file()}
+    sizes = dict(_sizes(site))
     problems = []
     for path, size in sorted(sizes.items()):
         if size > PAGES_FILE_LIMIT:

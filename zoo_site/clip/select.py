@@ -3,7 +3,6 @@ as grid.js reads it), and which steps."""
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from itertools import product
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from zoo_site import __version__
 from zoo_site.clip.saliency import MODES, PALETTES
 from zoo_site.errors import ConfigError, ZooNotFound
 
@@ -34,12 +34,19 @@ class Selection:
 
 
 def load_manifest(site: Path) -> dict[str, Any]:
-    path = Path(site) / "manifest.json"
-    if not path.is_file():
+    """The site's full manifest (its root index with every game's entries)."""
+    from zoo_site.site.manifest import read_manifest
+
+    if not (Path(site) / "manifest.json").is_file():
         raise ZooNotFound(f"{site} holds no built site (no manifest.json): run zoo-site build, "
                           "or give the site's folder with --site")  # fmt: skip
-    manifest: dict[str, Any] = json.loads(path.read_text())
-    return manifest
+    try:
+        return read_manifest(Path(site))
+    except (OSError, ValueError, KeyError) as exc:
+        raise ZooNotFound(
+            f"{site}/manifest.json: not a site zoo-site {__version__} can read "
+            f"({exc}); build it again"
+        ) from None
 
 
 def select_entries(manifest: dict[str, Any], ids: list[str], site: Path) -> Selection:

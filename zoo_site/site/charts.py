@@ -1,5 +1,5 @@
-"""Score charts as inline SVG, drawn at build time: no chart library, no script, and every
-text escaped. Each point links to the video it summarises."""
+"""Score charts as inline SVG on each game's scores page, drawn at build time: no chart
+library, no script, and every text escaped. Each point links to the video it summarises."""
 
 from __future__ import annotations
 
@@ -38,9 +38,13 @@ def _frame(width: int, label: str, ticks: list[float], y) -> list[str]:
     return parts
 
 
+ROOT = "../"
+"""The charts live on scores/<game>.html: the viewer is one folder up."""
+
+
 def _viewer(entry: dict, page: str = "video.html") -> str:
     keys = {k: entry[k] for k in ("algo", "game", "run", "tag")}
-    return f"{page}?{urlencode(keys)}"
+    return f"{ROOT}{page}?{urlencode(keys)}"
 
 
 def returns_chart(game: str, algos: list[dict], entries: list[dict], tag_order: list[str],

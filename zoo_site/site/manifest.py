@@ -1,9 +1,22 @@
-"""The site's JSON manifests: the root index of every algo, game, run, tag and entry, and
-one entry.json per entry; deterministic, schema-versioned (docs/*.schema.json)."""
+"""The site's JSON manifests, split so that no page fetches more than it shows:
+
+- `manifest.json`, the root index: the site, every algo, game, run and tag, counts, and a
+  compact table of which (game, algo, run) has which tags (`groups`), enough for the
+  catalog to filter, count and lay out every entry without loading any of them;
+- `manifests/<game>.json`, one shard per game: its entries (media URLs, frames, scores)
+  and its training curves;
+- `media/<algo>/<game>/<run>/<tag>/entry.json`, one per entry: everything per step.
+
+In memory the build keeps one "full" manifest (the root's fields plus every entry and
+training curve: `build_manifest`); `split_manifest` cuts it into the files and
+`read_manifest` puts a built site's files back together. Deterministic, schema-versioned
+(docs/manifest.schema.json, docs/game.schema.json, docs/entry.schema.json)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from zoo_site import __version__
@@ -11,7 +24,11 @@ from zoo_site.config import Config
 from zoo_site.records import EntryMedia, FileError
 from zoo_site.sources.base import ENV_SUFFIX, Entry
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+"""3: entries moved from manifest.json to one shard per game (manifests/<game>.json)."""
+
+SHARDS = "manifests"
+GROUP_COLUMNS = ["game", "algo", "run", "source", "protocol", "tags", "activations", "saliency"]
 
 
 def media_url(entry: Entry, name: str, base: str = "") -> str:
@@ -61,8 +78,8 @@ def build_manifest(
     training: list[dict] | None = None,
     media: str | None = None,
 ) -> dict[str, Any]:
-    """The root manifest.json for the entries that were built, in display order; with the
-    training curves of their runs (see training.py)."""
+    """The full manifest of the entries that were built, in display order, with the
+    training curves of their runs (see training.py); `split_manifest` makes its files."""
     labels = Labels(config, (e for e, _ in built))
     built = sorted(built, key=lambda item: _entry_order(config, labels, item[0]))
     entries = [e for e, _ in built]
@@ -160,12 +177,19 @@ def entry_manifest(entry: Entry, info: EntryMedia, media: str | None = None) -> 
         "episode_returns": info.episode_returns,
         "steps": info.steps,
         "activations": None if acts is None else _with_urls(entry, dict(acts), base),
-        "activation_error": _public_error(info.activation_error),
+        "activation_error": _public_error(info.activation_error) or _off(info),
         "saliency": None if info.saliency is None else _file_url(entry, info.saliency, base),
         "saliency_error": _public_error(info.saliency_error),
         "robustness": _robustness(entry, info.robustness, base),
         "robustness_error": _public_error(info.robustness_error),
     }
+
+
+def _off(info: EntryMedia) -> str | None:
+    """Why a model's activations were left out by choice, in the words of an error."""
+    if not info.activations_off:
+        return None
+    return "not rendered for this checkpoint ([render] activations_only in zoo-site.toml)"
 
 
 def _public_error(error: FileError | None) -> str | None:
@@ -203,3 +227,102 @@ def _file_url(entry: Entry, info: Any, base: str) -> dict[str, Any]:
     out = dict(info, url=media_url(entry, info["file"], base))
     del out["file"]
     return out
+
+
+# ---- the files: a root index and a shard per game ---------------------------------------------
+
+
+def shard_of(game: str) -> str:
+    return f"{SHARDS}/{game}.json"
+
+
+def split_manifest(full: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The root index (manifest.json) and the shard of each game (manifests/<game>.json)
+    of a full manifest. Entries keep the full manifest's order inside each shard."""
+    by_game: dict[str, list[dict]] = {g["id"]: [] for g in full["games"]}
+    for e in full["entries"]:
+        by_game.setdefault(e["game"], []).append(e)
+    curves: dict[str, list[dict]] = {}
+    for curve in full.get("training", []):
+        curves.setdefault(curve["game"], []).append(curve)
+    shards = {
+        game: {"schema_version": SCHEMA_VERSION, "game": game, "entries": entries,
+               "training": curves.get(game, [])}
+        for game, entries in by_game.items()
+    }  # fmt: skip
+    games = [{**g, "entries": len(by_game.get(g["id"], [])), "shard": shard_of(g["id"]),
+              "scores": g.get("scores")} for g in full["games"]]  # fmt: skip
+    entries = full["entries"]
+    root = {
+        key: full[key] for key in ("schema_version", "generator", "site", "algos")
+    } | {
+        "games": games,
+        "runs": full["runs"],
+        "tags": full["tags"],
+        "counts": {"entries": len(entries),
+                   **{k: sum(bool(e.get(k)) for e in entries)
+                      for k in ("activations", "saliency", "robustness")}},
+        **_groups(full),
+        "robustness": full.get("robustness", []),
+        "maps": full.get("maps", []),
+    }  # fmt: skip
+    root["schema_version"] = SCHEMA_VERSION
+    return root, shards
+
+
+def _groups(full: dict[str, Any]) -> dict[str, Any]:
+    """`sources`, `protocols` and `groups`: one row per (game, algo, run, source,
+    protocol) with the indices of its tags as [first, last] ranges into `tags`, and how
+    many of its entries have activations and saliency maps."""
+    index = {key: {v: i for i, v in enumerate(values)} for key, values in (
+        ("game", [g["id"] for g in full["games"]]), ("algo", [a["id"] for a in full["algos"]]),
+        ("tag", [t["id"] for t in full["tags"]]), ("run", full["runs"]))}  # fmt: skip
+    sources: dict[str, int] = {}
+    protocols: dict[tuple[str, str], int] = {}
+    rows: dict[tuple, list] = {}
+    for e in full["entries"]:
+        source = sources.setdefault(e["source"], len(sources))
+        p = e.get("protocol")
+        protocol = None if p is None else protocols.setdefault((p["name"], p["label"]),
+                                                               len(protocols))  # fmt: skip
+        key = (index["game"][e["game"]], index["algo"][e["algo"]], index["run"][e["run"]],
+               source, -1 if protocol is None else protocol)  # fmt: skip
+        row = rows.setdefault(key, [key[0], key[1], e["run"], source, protocol, [], 0, 0])
+        row[5].append(index["tag"][e["tag"]])
+        row[6] += bool(e.get("activations"))
+        row[7] += bool(e.get("saliency"))
+    table = []
+    for key in sorted(rows):
+        row = rows[key]
+        table.append(row[:5] + [_ranges(sorted(set(row[5])))] + row[6:])
+    return {
+        "sources": list(sources),
+        "protocols": [{"name": n, "label": label} for n, label in protocols],
+        "groups": {"columns": GROUP_COLUMNS, "rows": table},
+    }
+
+
+def _ranges(indices: list[int]) -> list[list[int]]:
+    """[0, 1, 2, 5, 7, 8] -> [[0, 2], [5, 5], [7, 8]]."""
+    out: list[list[int]] = []
+    for i in indices:
+        if out and out[-1][1] == i - 1:
+            out[-1][1] = i
+        else:
+            out.append([i, i])
+    return out
+
+
+def read_manifest(site: Path) -> dict[str, Any]:
+    """A built site's full manifest: its root index with every shard's entries (game by
+    game, in the root's order) and training curves put back. FileNotFoundError when the
+    folder holds no manifest.json."""
+    site = Path(site)
+    root: dict[str, Any] = json.loads((site / "manifest.json").read_text(encoding="utf-8"))
+    entries: list[dict] = []
+    training: list[dict] = []
+    for game in root["games"]:
+        shard = json.loads((site / game["shard"]).read_text(encoding="utf-8"))
+        entries += shard["entries"]
+        training += shard["training"]
+    return {**root, "entries": entries, "training": training}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -14,9 +16,12 @@ from zoo_site import __version__, fsutil
 from zoo_site.resources import site_src_dir, templates_dir
 from zoo_site.site import charts, previews
 from zoo_site.site import robustness as noise
+from zoo_site.site.manifest import shard_of, split_manifest
 
 PAGES = ("index.html", "video.html", "video2.html", "grid.html", "map.html", "404.html")
 ASSETS = "assets"
+SCORES = "scores"
+"""Each game's score charts: scores/<game>.html (linked from its catalog heading)."""
 
 
 def write_pages(
@@ -26,17 +31,38 @@ def write_pages(
     template_override: Path | None = None,
     robustness: dict[str, list[dict]] | None = None,
 ) -> list[Path]:
-    """Write the pages and the assets into `site_dir`; with `robustness` (game -> its
-    evaluated entries, `site.robustness.game_data`) also a robustness page and its data per
-    game. Return the paths written."""
+    """Write the site of the full manifest `manifest` (site/manifest.py) into `site_dir`:
+    the assets, each game's score charts, the root index and a shard per game, the pages,
+    and, with `robustness` (game -> its evaluated entries, `site.robustness.game_data`), a
+    robustness page and its data per game. Return the paths written."""
     site_dir = Path(site_dir)
     written = copy_assets(site_src_dir(), site_dir / ASSETS)
     env = make_environment(template_override)
-    context = page_context(manifest, asset_url_maker(site_src_dir()))
+    asset = asset_url_maker(site_dir / ASSETS)
+    scores = score_pages(manifest)
+    full = {
+        **manifest,
+        "games": [
+            {**g, "scores": f"{SCORES}/{g['id']}.html" if g["id"] in scores else None}
+            for g in manifest["games"]
+        ],
+    }
+    root, shards = split_manifest(full)
+    fsutil.write_json(site_dir / "manifest.json", root)
+    written.append(site_dir / "manifest.json")
+    for game, shard in shards.items():
+        fsutil.write_json(site_dir / shard_of(game), shard)
+        written.append(site_dir / shard_of(game))
+    context = page_context(root, asset)
     for name in PAGES:
         html = env.get_template(name).render(context, page=name.removesuffix(".html"))
         fsutil.write_text(site_dir / name, html)
         written.append(site_dir / name)
+    for game, group in scores.items():
+        html = env.get_template("scores.html").render(context, page="scores", root="../",
+                                                       game=game, group=group)  # fmt: skip
+        fsutil.write_text(site_dir / SCORES / f"{game}.html", html)
+        written.append(site_dir / SCORES / f"{game}.html")
     for game, items in (robustness or {}).items():
         lines = noise.summary(manifest["algos"], items)
         html = env.get_template("robustness.html").render(
@@ -47,7 +73,7 @@ def write_pages(
         fsutil.write_text(site_dir / noise.page_of(game), html)
         fsutil.write_json(site_dir / noise.data_of(game), items)
         written += [site_dir / noise.page_of(game), site_dir / noise.data_of(game)]
-    return written + write_previews(site_dir, manifest, env, context)
+    return written + write_previews(site_dir, full, env, context)
 
 
 def write_previews(site_dir: Path, manifest: dict, env: jinja2.Environment,
@@ -65,7 +91,8 @@ def write_previews(site_dir: Path, manifest: dict, env: jinja2.Environment,
     written.append(site_dir / "robots.txt")
     if base:
         pages = ["", "grid.html", *(["map.html"] if manifest.get("maps") else []),
-                 *(p["page"] for p in manifest.get("robustness", []))]  # fmt: skip
+                 *(p["page"] for p in manifest.get("robustness", [])),
+                 *(g["scores"] for g in manifest["games"] if g.get("scores"))]  # fmt: skip
         fsutil.write_text(site_dir / "sitemap.xml", previews.sitemap(base, manifest, pages))
         written.append(site_dir / "sitemap.xml")
     return written
@@ -90,14 +117,13 @@ def make_environment(template_override: Path | None = None) -> jinja2.Environmen
 
 
 def page_context(manifest: dict, asset: Callable[[str], str]) -> dict[str, Any]:
-    tag_labels = {tag["id"]: tag["label"] for tag in manifest["tags"]}
+    """What every template sees: the root index (`manifest`, no entries) and helpers."""
     return {
         "manifest": manifest,
         "site": manifest["site"],
         "version": __version__,
         "asset": asset,
-        "groups": index_groups(manifest, tag_labels),
-        "tag_labels": tag_labels,
+        "tag_labels": {tag["id"]: tag["label"] for tag in manifest["tags"]},
         "media_origin": _origin(manifest["site"].get("media_url")),
         "root": "",
         "robustness_pages": {p["game"]: p["page"] for p in manifest.get("robustness", [])},
@@ -113,27 +139,63 @@ def _origin(url: str | None) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def asset_url_maker(src_dir: Path) -> Callable[[str], str]:
-    """`asset(name)` gives the relative URL of an asset, busting caches by its content."""
+def asset_url_maker(assets_dir: Path) -> Callable[[str], str]:
+    """`asset(name)` gives the relative URL of a copied asset, busting caches by its
+    content (each digest computed once)."""
+    digests: dict[str, str] = {}
 
     def asset(name: str) -> str:
-        return f"{ASSETS}/{name}?v={fsutil.file_digest(src_dir / name)[:10]}"
+        if name not in digests:
+            digests[name] = fsutil.file_digest(assets_dir / name)[:10]
+        return f"{ASSETS}/{name}?v={digests[name]}"
 
     return asset
 
 
+IMPORT = re.compile(r"""(\bfrom\s*|\bimport\s*\(?\s*)(["'])\./([\w.-]+\.js)\2""")
+"""A JavaScript module's static or dynamic import of a sibling module: `from "./x.js"`."""
+
+
 def copy_assets(src_dir: Path, dest_dir: Path) -> list[Path]:
+    """Copy site_src/ into the site's assets/. ES modules import their siblings by a URL
+    with the sibling's content digest (`./player.js?v=…`), as the pages load them, so a
+    browser never mixes an old module with a new one and each module is loaded once."""
+    files = {src.relative_to(src_dir).as_posix(): src for src in sorted(src_dir.rglob("*"))
+             if src.is_file() and not any(part.startswith(".")
+                                          for part in src.relative_to(src_dir).parts)}  # fmt: skip
+    done: dict[str, bytes] = {}
+
+    def content(name: str, seen: tuple[str, ...] = ()) -> bytes:
+        if name in seen:
+            raise ValueError(f"site_src/{name}: modules import each other in a cycle: "
+                             + " -> ".join((*seen, name)))  # fmt: skip
+        if name not in done:
+            data = files[name].read_bytes()
+            if name.endswith(".js"):
+
+                def versioned(m: re.Match[str]) -> str:
+                    dep = m.group(3)
+                    if dep not in files:
+                        raise ValueError(f"site_src/{name} imports ./{dep}, which does not exist")
+                    digest = hashlib.blake2b(content(dep, (*seen, name)),
+                                             digest_size=16).hexdigest()[:10]  # fmt: skip
+                    return f"{m.group(1)}{m.group(2)}./{dep}?v={digest}{m.group(2)}"
+
+                data = IMPORT.sub(versioned, data.decode("utf-8")).encode("utf-8")
+            done[name] = data
+        return done[name]
+
     written = []
-    for src in sorted(src_dir.rglob("*")):
-        relative = src.relative_to(src_dir)
-        if src.is_file() and not any(part.startswith(".") for part in relative.parts):
-            fsutil.write_bytes(dest_dir / relative, src.read_bytes())
-            written.append(dest_dir / relative)
+    for name in files:
+        fsutil.write_bytes(dest_dir / name, content(name))
+        written.append(dest_dir / name)
     return written
 
 
-def index_groups(manifest: dict, labels: dict[str, str]) -> list[dict[str, Any]]:
-    """Entries by game, then algo (manifest order); inside, sorted by run, then tag."""
+def score_pages(manifest: dict) -> dict[str, dict[str, Any]]:
+    """Each game's charts (only games with one): the episode returns by algo and run, the
+    scores over training per algo, the zoo's training curves; all SVG drawn here."""
+    labels = {tag["id"]: tag["label"] for tag in manifest["tags"]}
     buckets: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for entry in manifest["entries"]:
         buckets[entry["game"], entry["algo"]].append(entry)
@@ -143,25 +205,22 @@ def index_groups(manifest: dict, labels: dict[str, str]) -> list[dict[str, Any]]
     def order(entry: dict) -> tuple:
         return (runs.get(entry["run"], len(runs)), entry["run"], tags.get(entry["tag"], len(tags)))
 
-    groups = []
+    pages = {}
     for game in manifest["games"]:
-        algos = [
-            {"algo": algo, "entries": sorted(buckets[game["id"], algo["id"]], key=order)}
-            for algo in manifest["algos"]
-            if buckets[game["id"], algo["id"]]
-        ]
-        if algos:
-            entries = [e for item in algos for e in item["entries"]]
-            groups.append({
-                "game": game, "algos": algos,
-                "chart": charts.returns_chart(game["id"], [i["algo"] for i in algos], entries,
-                                              list(tags), labels),
-                "training": _training(manifest, game["id"], entries, labels),
-                "progress": [chart for item in algos
-                             if (chart := charts.progress_chart(game["id"], item["algo"],
-                                                                item["entries"], labels))],
-            })  # fmt: skip
-    return groups
+        algos = [(algo, sorted(buckets[game["id"], algo["id"]], key=order))
+                 for algo in manifest["algos"] if buckets[game["id"], algo["id"]]]  # fmt: skip
+        entries = [e for _, items in algos for e in items]
+        group = {
+            "game": game,
+            "chart": charts.returns_chart(game["id"], [a for a, _ in algos], entries, list(tags),
+                                          labels),
+            "training": _training(manifest, game["id"], entries, labels),
+            "progress": [chart for algo, items in algos
+                         if (chart := charts.progress_chart(game["id"], algo, items, labels))],
+        }  # fmt: skip
+        if group["chart"] or group["progress"] or group["training"]:
+            pages[game["id"]] = group
+    return pages
 
 
 def _training(manifest: dict, game: str, entries: list[dict], labels: dict) -> list:
