@@ -15,7 +15,9 @@ agent played. The site is made by the build's real catalog step (`build_manifest
   against the 7-entry site of the browser tests' size (`interactive_over_small`).
 - filter_ms: from a keystroke or a select's change to the matching cards drawn and
   painted (the next animation frame), target < 100 ms: median and worst over a typed
-  search and the filters.
+  search and the filters. Each change is timed on FILTER_LOADS fresh loads and its median
+  kept (one sample of a 100 ms figure on a shared machine is mostly noise); the slowest
+  single sample is reported too (`filter_ms_worst_sample`).
 - page_memory_mb: the page's JavaScript heap in use (Chrome DevTools Protocol
   Performance.getMetrics JSHeapUsedSize) after the load, with the DOM's node count, against
   the small site; `transfer_kb`: what the first load fetched (root index, one shard,
@@ -43,6 +45,7 @@ from zoo_site.site.serve import make_server  # noqa: E402
 
 ENTRIES = 25_500
 LOADS = 5
+FILTER_LOADS = 3
 
 #: Records when the catalog first is ready and not busy (ms since navigation start).
 READY_PROBE = """
@@ -88,7 +91,7 @@ def serve(folder: Path):
 def measure_page(browser, base: str, filters: bool) -> dict:
     """Load times (median of LOADS), the heap and DOM after a load, the first load's
     bytes, and (with `filters`) each filter change's milliseconds."""
-    loads, out = [], {}
+    loads, out, samples = [], {}, []
     for i in range(LOADS):
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         page = context.new_page()
@@ -106,9 +109,12 @@ def measure_page(browser, base: str, filters: bool) -> dict:
             out["nodes"] = int(metrics["Nodes"])
             out["cards"] = page.locator("#catalog .card").count()
             out["transfer_kb"] = sum(sizes) / 1024
-            if filters:
-                out["filters"] = [page.evaluate(CHANGE, list(c)) for c in CHANGES]
+        if filters and i >= LOADS - FILTER_LOADS:  # after the heap's figure
+            samples.append([page.evaluate(CHANGE, list(c)) for c in CHANGES])
         context.close()
+    if filters:
+        out["filters"] = [statistics.median(ms) for ms in zip(*samples, strict=True)]
+        out["worst_sample"] = max(max(ms) for ms in samples)
     out["interactive_s"] = statistics.median(loads)
     out["loads_s"] = loads
     return out
@@ -171,7 +177,9 @@ def main() -> int:
     )
     print(
         f"filters: median {filter_ms:.1f} ms, worst {worst:.1f} ms over {len(filters)} "
-        f"changes (target < 100 ms): {', '.join(f'{ms:.0f}' for ms in filters)}"
+        f"changes, each the median of {FILTER_LOADS} loads (target < 100 ms): "
+        f"{', '.join(f'{ms:.0f}' for ms in filters)}; slowest single sample "
+        f"{big['worst_sample']:.1f} ms"
     )
     print(f"page memory: {big['heap_mb']:.1f} MB JS heap ({small['heap_mb']:.1f} MB for 7 entries)")
     print(json.dumps({
@@ -187,6 +195,7 @@ def main() -> int:
         "interactive_over_target": round(big["interactive_s"] / 1.5, 2),
         "filter_ms": round(filter_ms, 1),
         "filter_ms_worst": round(worst, 1),
+        "filter_ms_worst_sample": round(big["worst_sample"], 1),
         "filter_over_target": round(worst / 100, 2),
         "page_memory_mb": round(big["heap_mb"], 1),
         "page_memory_mb_small": round(small["heap_mb"], 1),

@@ -7,10 +7,10 @@ import { $, el, formatNumber, queryOf, ready, shortSteps } from "./util.js";
 const CHUNK = 60; /* cards drawn together, at least (chunksOf) */
 const MARGIN = 1000; /* px beyond the screen where cards are kept drawn */
 const fields = { algo: $("f-algo"), game: $("f-game"), tag: $("f-tag"), q: $("f-q") };
-const state = { site: null, chunks: [], rowHeight: 0, applied: 0, observer: null };
+const state = { chunks: [], kept: new Map(), chunkOf: new WeakMap(), rowHeight: 0, applied: 0 };
 
-/* Lower-case words a search matches, per group (its game, algo, run, source, protocol)
- * and per tag: a word matches an entry when it is in either. */
+/* Search texts per group (game, algo, run, source, protocol) and per tag: a word
+ * matches an entry in either. */
 function searchTexts(site) {
   const tag = new Map(site.root.tags.map((t) => [t.id, `${t.id} ${t.label}`.toLowerCase()]));
   for (const g of site.groups) {
@@ -20,8 +20,7 @@ function searchTexts(site) {
   return tag;
 }
 
-/* The matching (game, algo) blocks in display order (the groups' order), each with its
- * [run, tag] pairs in run and tag order. */
+/* The matching (game, algo) blocks in the groups' order, with [run, tag] pairs sorted. */
 function match(want) {
   const words = want.q.toLowerCase().split(/\s+/).filter(Boolean);
   const blocks = new Map();
@@ -64,7 +63,7 @@ function card(e) {
   const img = el("img", { src: e.poster, loading: "lazy", width: e.width, height: e.height,
     alt: `${algo} playing ${e.game}, run ${e.run}, ${tag}` });
   a.append(img, el("span", "card-title", `Run ${e.run} · ${tag}`));
-  const step = e.training_step === null || e.training_step === undefined ? "" : `${shortSteps(e.training_step)} agent steps`;
+  const step = e.training_step == null ? "" : `${shortSteps(e.training_step)} agent steps`;
   const meta = [protocolShort(e.protocol), step].filter(Boolean).join(" · ");
   if (meta) a.append(el("span", "card-meta", meta));
   const r = e.episode_returns;
@@ -101,7 +100,7 @@ async function draw(chunk) {
 
 function onSeen(items) {
   for (const item of items) {
-    const chunk = state.chunks[Number(item.target.dataset.chunk)];
+    const chunk = state.chunkOf.get(item.target);
     if (item.isIntersecting) draw(chunk).catch(fail);
     else if (chunk.drawn) {
       chunk.ul.style.height = `${chunk.ul.offsetHeight}px`;
@@ -111,49 +110,60 @@ function onSeen(items) {
   }
 }
 
-/* Each shown game's blocks: a heading per algorithm and its chunks, empty until seen. */
+/* A block's heading and chunks, empty, each as high as its cards will be (9rem columns,
+ * 1rem gaps) until drawn. */
+function blockOf(b, perRow) {
+  const div = el("div", "algo");
+  div.dataset.algo = b.algo;
+  const h3 = el("h3", "", state.site.label("algo", b.algo));
+  h3.append(" ", el("a", { className: "compare", href: `grid.html?${queryOf({ game: b.game, algos: b.algo })}` }, "Compare runs"));
+  div.append(h3);
+  const chunks = chunksOf(b.cards).map((cards) => {
+    const ul = el("ul", "cards");
+    ul.style.height = `${Math.ceil(cards.length / perRow) * (state.rowHeight || 300)}px`;
+    div.append(ul);
+    const chunk = { game: b.game, algo: b.algo, cards, ul, drawn: false };
+    state.chunkOf.set(ul, chunk);
+    state.observer.observe(ul);
+    return chunk;
+  });
+  return { cards: b.cards, div, chunks };
+}
+
+const same = (a, b) => a.length === b.length && a.every((c, i) => c[0] === b[i][0] && c[1] === b[i][1]);
+
+/* Each shown game's blocks; one with the same cards as before is kept as it is. */
 function layout(blocks) {
-  if (state.observer) state.observer.disconnect();
-  state.observer = new IntersectionObserver(onSeen, { rootMargin: `${MARGIN}px 0px` });
-  state.chunks = [];
-  const byGame = new Map();
+  state.observer ||= new IntersectionObserver(onSeen, { rootMargin: `${MARGIN}px 0px` });
+  const perRow = Math.max(1, Math.floor(($("catalog").clientWidth + 16) / 160));
+  const byGame = new Map(), kept = new Map();
   for (const b of blocks) {
     if (!byGame.has(b.game)) byGame.set(b.game, []);
     byGame.get(b.game).push(b);
   }
   for (const section of document.querySelectorAll("#catalog .game")) {
-    const game = section.dataset.game;
-    const mine = byGame.get(game) || [];
+    const mine = byGame.get(section.dataset.game) || [];
     section.hidden = !mine.length;
-    const shown = mine.reduce((n, b) => n + b.cards.length, 0);
     const count = section.querySelector(".game-count");
-    count.textContent = agents(shown, Number(count.dataset.count));
+    count.textContent = agents(mine.reduce((n, b) => n + b.cards.length, 0), Number(count.dataset.count));
+    const divs = mine.map((b) => {
+      const key = `${b.game}\n${b.algo}`, old = state.kept.get(key);
+      const block = old && same(old.cards, b.cards) ? old : blockOf(b, perRow);
+      kept.set(key, block);
+      return block.div;
+    });
     const algos = section.querySelector(".algos");
-    algos.replaceChildren(...mine.map((b) => {
-      const div = el("div", "algo");
-      div.dataset.algo = b.algo;
-      const h3 = el("h3", "", state.site.label("algo", b.algo));
-      h3.append(" ", el("a", { className: "compare", href: `grid.html?${queryOf({ game, algos: b.algo })}` }, "Compare runs"));
-      div.append(h3);
-      for (const cards of chunksOf(b.cards)) {
-        const ul = el("ul", "cards");
-        ul.dataset.chunk = String(state.chunks.length);
-        state.chunks.push({ game, algo: b.algo, cards, ul, drawn: false });
-        div.append(ul);
-      }
-      return div;
-    }));
+    if (divs.length !== algos.children.length || divs.some((d, i) => d !== algos.children[i])) algos.replaceChildren(...divs);
   }
+  for (const [key, block] of state.kept) {
+    if (kept.get(key) !== block) for (const c of block.chunks) state.observer.unobserve(c.ul), (c.drawn = false);
+  }
+  state.kept = kept;
+  state.chunks = [...kept.values()].flatMap((block) => block.chunks); /* in page order */
   for (const li of document.querySelectorAll(".toc li")) li.hidden = !byGame.has(li.dataset.game);
-  /* Each chunk keeps the height its cards will take (9rem columns, 1rem gaps) until drawn. */
-  const perRow = Math.max(1, Math.floor(($("catalog").clientWidth + 16) / 160));
-  for (const chunk of state.chunks) {
-    chunk.ul.style.height = `${Math.ceil(chunk.cards.length / perRow) * (state.rowHeight || 300)}px`;
-    state.observer.observe(chunk.ul);
-  }
 }
 
-/* The chunks near the screen now (the observer reports them a moment later). */
+/* The chunks near the screen now (the observer says so a moment later). */
 function nearScreen() {
   const out = [];
   for (const chunk of state.chunks) {

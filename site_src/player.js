@@ -32,8 +32,8 @@ function bindKeys({ toggle, stepBy, speedBy }) {
     "[": () => speedBy(-1), "]": () => speedBy(1) };
   document.addEventListener("keydown", (event) => {
     const t = event.target;
-    const typing = t.closest && t.closest("input, select, textarea");
-    const pressing = event.key === " " && t.closest && t.closest("button, a, summary");
+    const typing = t.closest?.("input, select, textarea");
+    const pressing = event.key === " " && t.closest?.("button, a, summary");
     if (event.altKey || event.ctrlKey || event.metaKey || typing || pressing || !keys[event.key]) return;
     event.preventDefault();
     keys[event.key]();
@@ -73,7 +73,7 @@ export function createPlayer(video, onStep) {
   player.load = (src, poster, fps, frames, step) => {
     Object.assign(player, { fps, frames, step: -1 });
     Object.assign(video, { poster, src });
-    const start = step === null || step === undefined ? 0 : step;
+    const start = step == null ? 0 : step;
     if (start > 0) video.currentTime = timeOf(start, fps);
     report(start > 0 ? timeOf(start, fps) : 0);
     return start;

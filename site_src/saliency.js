@@ -231,7 +231,7 @@ export function showValues(values, names, step) {
 }
 
 function valueCurve(values, frames, seek) {
-  const show = Boolean(values && values.value);
+  const show = Boolean(values?.value);
   $("value-section").hidden = !show;
   if (!show) return () => {};
   $("value-legend").textContent = `${values.valueLabel}, per step. Click to go to a step.`;

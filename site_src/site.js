@@ -41,7 +41,7 @@ class Site {
   /* The display label of a key's value ("Ape-X" for apex); the value itself otherwise. */
   label(key, value) {
     const labels = this.labels[key];
-    return (labels && labels.get(value)) || value;
+    return labels?.get(value) || value;
   }
 
   /* A game's entries, from its shard (fetched once). */

@@ -162,7 +162,7 @@ function wire() {
   c.addEventListener("mouseup", (e) => {
     const drag = s.drag, i = pick(e.offsetX, e.offsetY);
     s.drag = null;
-    if (drag && drag.moved) return remember();
+    if (drag?.moved) return remember();
     if (i < 0) return;
     const p = s.data.points, en = s.data.entries[p.entry[i]];
     location.href = `video.html?${queryOf({ algo: en.algo, game: s.game, run: en.run, tag: en.tag, frame: p.step[i] })}`;

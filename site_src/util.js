@@ -18,9 +18,8 @@ export function svg(name, attrs, text) {
   return node;
 }
 
-export function formatNumber(x) {
-  return Number(x).toLocaleString("en-US", { maximumFractionDigits: 2 });
-}
+const numbers = new Intl.NumberFormat("en-US", { maximumFractionDigits: 2 });
+export const formatNumber = (x) => numbers.format(Number(x));
 
 /* 50000000 -> "50M"; 2500000 -> "2.5M" (as the build's charts say). */
 export function shortSteps(n) {
@@ -87,7 +86,7 @@ export const trainingText = (step) => `${formatNumber(step)} agent steps`;
 
 /* A score, or what to say when the rollout recorded none (episode files). */
 export const scoreText = (score) =>
-  score === null || score === undefined ? "not recorded" : formatNumber(score);
+  score == null ? "not recorded" : formatNumber(score);
 
 /* Why an entry has no activation pictures, for people. */
 export function whyNoActivations(details) {

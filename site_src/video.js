@@ -19,7 +19,7 @@ state.overlay = () => {
 
 function showFacts(entry) {
   const returns = entry.episode_returns.map(formatNumber).join(", ");
-  const trained = entry.training_step !== null && entry.training_step !== undefined;
+  const trained = entry.training_step != null;
   const facts = {
     id: entry.id, frames: String(entry.frames), fps: formatNumber(entry.fps),
     returns: returns || (entry.score === null ? "not recorded" : "no episode completed"),
@@ -36,7 +36,7 @@ function showFacts(entry) {
 function checkpointText(entry) {
   const label = state.site.label("tag", entry.tag);
   const step = entry.training_step;
-  return step === null || step === undefined ? label : `${label} · ${trainingText(step)}`;
+  return step == null ? label : `${label} · ${trainingText(step)}`;
 }
 
 /* The label beside the slider (and its value for screen readers) for checkpoint i. */
@@ -91,7 +91,7 @@ function wireTraining() {
 function showStep(step) {
   const entry = state.entry;
   $("step").textContent = `step ${step} / ${entry.frames}`;
-  const steps = state.details && state.details.id === entry.id ? state.details.steps : null;
+  const steps = state.details?.id === entry.id ? state.details.steps : null;
   if (steps) showStepData(steps, step);
   if (state.values) sal.showValues(state.values, steps ? steps.action_names : [], step);
   for (const cursor of state.curves) cursor(step);
@@ -120,7 +120,7 @@ async function loadDetails(entry) {
 function startOf(entry, start) {
   const old = state.entry;
   const sameRun = old && ["algo", "game", "run"].every((k) => old[k] === entry[k]);
-  if (!sameRun || (start !== null && start !== undefined)) return { step: start, play: !start };
+  if (!sameRun || (start != null)) return { step: start, play: !start };
   return { step: Math.min(entry.frames - 1, Math.max(0, state.player.step)), play: !video.paused };
 }
 

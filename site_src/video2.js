@@ -17,7 +17,7 @@ state.extra = () => {
 };
 /* The map over the atlas's gameplay region. */
 state.overlay = () => {
-  const acts = state.details && state.details.activations;
+  const acts = state.details?.activations;
   if (acts && (salCanvas.width !== acts.atlas.width || salCanvas.height !== acts.atlas.height)) {
     salCanvas.width = acts.atlas.width;
     salCanvas.height = acts.atlas.height;
@@ -70,7 +70,7 @@ function defaultBoxes(acts) {
  * others stay, clipped. */
 function followRegion(box, before, acts) {
   if (!box) return null;
-  const old = before && before.activations && before.activations.atlas.regions;
+  const old = before?.activations?.atlas.regions;
   const name = old && Object.keys(old).find((k) => sameBox(box, old[k]));
   const region = name && acts.atlas.regions[name];
   return region ? boxOf(region) : cleanBox(box, acts.atlas.width, acts.atlas.height);
@@ -226,7 +226,7 @@ function showStep(step) {
   const entry = state.entry;
   $("step").textContent = `step ${step} / ${entry.frames}`;
   const details = state.details;
-  if (details && details.id === entry.id) {
+  if (details?.id === entry.id) {
     const chosen = showStepData(details.steps, step);
     showBars(step, chosen);
     showCursors(step);

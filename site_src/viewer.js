@@ -18,7 +18,7 @@ function fill(site, result) {
 function urlFor(choice, extra) {
   const params = new URLSearchParams(choice);
   for (const [key, value] of Object.entries(extra || {})) {
-    if (value !== null && value !== undefined) params.set(key, value);
+    if (value != null) params.set(key, value);
   }
   return `${location.pathname}?${params.toString()}`;
 }

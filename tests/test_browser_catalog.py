@@ -117,8 +117,17 @@ def test_filters_and_search_as_you_type_kept_in_the_url(fake, watched):
     assert page.text_content("#game-Pong .game-count") == "2 of 3 agents"
     assert page.is_hidden("#game-Seaquest") and page.is_hidden(".toc li[data-game='Seaquest']")
     assert watched.query() == {"algo": "dqn", "q": "pong run 2"}
+    # A block whose cards stay the same is kept as drawn; one whose cards change is redrawn.
+    mark = "() => { document.querySelector('#game-Pong .card').dataset.mark = '1'; }"
+    page.evaluate(mark)
+    page.fill("#f-q", "pong run")
+    assert [c["data"].get("data-mark") for c in cards(page)] == ["1", None]
     page.fill("#f-q", "Initial")  # a tag's label
+    assert [c["data"].get("data-mark") for c in cards(page)] == [None]
     assert ids(cards(page)) == ["dqn/Pong/2/initial"]
+    page.fill("#f-q", "")
+    assert ids(cards(page)) == ["dqn/Seaquest/1/final", "dqn/Pong/2/initial", "dqn/Pong/2/final"]
+    page.fill("#f-q", "Initial")
     page.fill("#f-q", "no such agent")
     assert cards(page) == [] and page.is_visible("#none")
     # The filters are a deep link too; values the page does not offer are left out.

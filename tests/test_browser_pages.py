@@ -354,7 +354,19 @@ def test_activation_viewer_default_box_is_the_first_conv_layer_else_the_first(
 
 
 def visible_cards(page) -> list[str]:
-    return page.locator(".card:visible > a:first-child").evaluate_all("as => as.map(a => a.search)")
+    """The cards the filters leave, every shown game scrolled to so that its cards are
+    drawn (index.js draws cards near the screen only); their links' queries, sorted."""
+    page.wait_for_selector("body[data-ready='1']:not([data-busy])")
+    found: set[str] = set()
+    for section in page.locator("#catalog .game:visible").all():
+        section.scroll_into_view_if_needed()
+        page.wait_for_function(
+            "s => [...s.querySelectorAll('ul.cards')].every(u => u.children.length)",
+            arg=section.element_handle(),
+        )
+        links = section.locator(".card > a:first-child")
+        found |= set(links.evaluate_all("as => as.map(a => a.search)"))
+    return sorted(found)
 
 
 HREFS = "as => as.map(a => a.href.baseVal)"
@@ -362,34 +374,42 @@ HREFS = "as => as.map(a => a.href.baseVal)"
 
 def test_catalog_filters_search_and_charts(site, watched):
     site_dir, base = site
+    manifest = read_manifest(site_dir)
+    every = sorted(f"?algo={e['algo']}&game={e['game']}&run={e['run']}&tag={e['tag']}"
+                   for e in manifest["entries"])  # fmt: skip
     watched.open(f"{base}index.html")
     page = watched.page
-    assert len(visible_cards(page)) == 24
+    assert visible_cards(page) == every
+    assert page.text_content("#count") == f"{len(every)} agents"
     page.select_option("#f-algo", "dqn")
-    assert len(visible_cards(page)) == 12
-    assert all("algo=dqn" in href for href in visible_cards(page))
+    assert visible_cards(page) == [q for q in every if "algo=dqn&" in q]
     page.fill("#f-q", "pong run 2")
-    assert sorted(visible_cards(page)) == [
+    assert visible_cards(page) == [
         "?algo=dqn&game=Pong&run=2&tag=final",
         "?algo=dqn&game=Pong&run=2&tag=initial",
     ]
-    assert page.text_content("#count") == "2 of 24 agents"
+    assert page.text_content("#count") == f"2 of {len(every)} agents"
     assert query(page) == {"algo": "dqn", "q": "pong run 2"}
     # The filters are a deep link too.
     watched.open(f"{base}index.html?game=Breakout&tag=initial")
-    assert len(visible_cards(page)) == 4
+    breakout = [q for q in every if "game=Breakout&" in q and q.endswith("=initial")]
+    assert visible_cards(page) == breakout
     assert not page.locator("#game-Seaquest").is_visible()
-    # Each game has an SVG chart of its returns (if an episode ended), linking to videos.
-    manifest = read_manifest(site_dir)
-    # It shows each run's latest checkpoint (the demo's `final`); no chart where none ended.
+    # Each game's scores page has an SVG chart of its returns (if an episode ended) showing
+    # each run's latest checkpoint (the demo's `final`), its points linking to the videos.
     latest = [e for e in manifest["entries"] if e["tag"] == "final"]
-    for game in {e["game"] for e in manifest["entries"]}:
+    for game in sorted({e["game"] for e in manifest["entries"]}):
         ended = any(e["episode_returns"] for e in latest if e["game"] == game)
-        links = page.locator(f"#game-{game} svg a").evaluate_all(
-            "as => as.map(a => a.href.baseVal)"
-        )
-        assert bool(links) == ended, game
-        assert all(href.startswith("video.html?") for href in links)
+        scores = (site_dir / "scores" / f"{game}.html").exists()
+        assert scores or not ended, game
+        watched.open(f"{base}index.html?game={game}")  # the catalog links to it
+        assert page.locator(f"#game-{game} a[href='scores/{game}.html']").count() == scores
+        if not scores:
+            continue
+        page.goto(f"{base}scores/{game}.html")  # no script: nothing to wait for
+        returns = page.locator("svg a").evaluate_all(HREFS)
+        assert bool(returns) or not ended, game
+        assert all(href.startswith(f"{base}video.html?") for href in returns), returns
     assert_clean(watched, base)
 
 

@@ -197,8 +197,7 @@ def test_media_url_puts_media_beside_the_site_for_another_host(tmp_path, demo_zo
     assert "maps/Seaquest.png" in stored  # the map's thumbnails too
     game_map = json.loads(pages["maps/Seaquest.json"])
     assert game_map["thumbs"]["url"] == f"{url}/maps/Seaquest.png"
-    manifest = json.loads(pages["manifest.json"])
-    (entry,) = manifest["entries"]
+    (entry,) = read_manifest(out)["entries"]
     assert entry["video"] == f"{url}/media/apex/Seaquest/1/final/gameplay.mp4"
     assert entry["details"] == "media/apex/Seaquest/1/final/entry.json"  # stays on the pages
     details = json.loads(pages[entry["details"]])

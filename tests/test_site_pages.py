@@ -328,3 +328,20 @@ def test_folder_without_slash_redirects(server):
     response, _ = get(server, "/media?x=1")
     assert response.status == 301
     assert response.getheader("Location") == "/media/?x=1"
+
+
+def test_the_not_found_page_links_from_the_site_root_when_the_base_url_is_known(tmp_path):
+    """GitHub Pages serves 404.html at whatever path was missing (a/…/final/ too): with a
+    base URL every link and asset is from the site's root path; without, relative."""
+    manifest = fake_manifest()
+    manifest["site"]["base_url"] = "https://someone.github.io/zoo/"
+    write_pages(tmp_path / "known", manifest)
+    write_pages(tmp_path / "unknown", fake_manifest())
+    for folder, prefix in (("known", "/zoo/"), ("unknown", "")):
+        page = Page((tmp_path / folder / "404.html").read_text())
+        links = [a["href"] for a in page.attrs("a") if not a["href"].startswith("#")]
+        links += [a["href"] for a in page.attrs("link")]
+        assert links and all(link.startswith(prefix) for link in links), links
+        assert all(link.startswith("/zoo/") == bool(prefix) for link in links), links
+        targets = {link.removeprefix(prefix).split("?")[0] for link in links}
+        assert targets >= {"index.html", "video.html"}

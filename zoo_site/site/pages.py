@@ -55,7 +55,9 @@ def write_pages(
         written.append(site_dir / shard_of(game))
     context = page_context(root, asset)
     for name in PAGES:
-        html = env.get_template(name).render(context, page=name.removesuffix(".html"))
+        root_path = _not_found_root(manifest) if name == "404.html" else ""
+        html = env.get_template(name).render(context, page=name.removesuffix(".html"),
+                                             root=root_path)  # fmt: skip
         fsutil.write_text(site_dir / name, html)
         written.append(site_dir / name)
     for game, group in scores.items():
@@ -74,6 +76,14 @@ def write_pages(
         fsutil.write_json(site_dir / noise.data_of(game), items)
         written += [site_dir / noise.page_of(game), site_dir / noise.data_of(game)]
     return written + write_previews(site_dir, full, env, context)
+
+
+def _not_found_root(manifest: dict) -> str:
+    """404.html's prefix to the site's files: GitHub Pages serves it at any missing path
+    (a/apex/Pong/9/final/ too), where relative links break; with a base URL its path is
+    known ("/zoo/"), otherwise links stay relative (right at the site's top level)."""
+    base = manifest["site"].get("base_url")
+    return urlsplit(base).path.rstrip("/") + "/" if base else ""
 
 
 def write_previews(site_dir: Path, manifest: dict, env: jinja2.Environment,
