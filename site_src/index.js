@@ -1,52 +1,54 @@
-/* zoo-site catalog, filtered and searched as you type. What matches is known from the
- * root index alone; cards are drawn near the screen only, from the game's shard. */
+/* zoo-site catalog, filtered as you type from the root index alone; cards are drawn near
+ * the screen only, from their game's card file. */
 
 import { loadSite, protocolShort } from "./site.js";
 import { $, el, formatNumber, queryOf, ready, shortSteps } from "./util.js";
 
-const CHUNK = 60; /* cards drawn together, at least (chunksOf) */
+const CHUNK = 24; /* cards drawn together, at least (chunksOf) */
 const MARGIN = 1000; /* px beyond the screen where cards are kept drawn */
-const fields = { algo: $("f-algo"), game: $("f-game"), tag: $("f-tag"), q: $("f-q") };
-const state = { chunks: [], kept: new Map(), chunkOf: new WeakMap(), rowHeight: 0, applied: 0 };
+const state = { games: new Map(), chunkOf: new WeakMap(), rowHeight: 0, applied: 0 };
 
-/* Search texts per group (game, algo, run, source, protocol) and per tag: a word
- * matches an entry in either. */
-function searchTexts(site) {
-  const tag = new Map(site.root.tags.map((t) => [t.id, `${t.id} ${t.label}`.toLowerCase()]));
-  for (const g of site.groups) {
-    g.text = [g.game, g.algo, site.label("algo", g.algo), `run ${g.run}`, g.source,
-      protocolShort(g.protocol)].join(" ").toLowerCase();
-  }
-  return tag;
+/* A card is a number: run index × tags + tag index (+ its block's `base`: its key in the
+ * card file). A word matches in the group's text or the tag's id and label. */
+function prepare({ root, groups }) {
+  const T = (state.T = root.tags.length), R = root.runs.length, run = (r) => state.site.orders.run.indexOf(String(r));
+  state.tagText = root.tags.map((t) => `${t.id} ${t.label}`.toLowerCase());
+  groups.forEach((g, i) => {
+    g.text = [g.game, g.algo, state.site.label("algo", g.algo), `run ${g.run}`, g.source, protocolShort(g.protocol)].join(" ").toLowerCase();
+    g.cards = g.tags.flatMap(([a, b]) => Array.from({ length: b - a + 1 }, (_, k) => run(g.run) * T + a + k));
+    g.base = root.groups.rows[i][1] * R * T;
+  });
+  state.key = (row) => (row[0] * R + run(row[1])) * T + row[2];
 }
 
-/* The matching (game, algo) blocks in the groups' order, with [run, tag] pairs sorted. */
+/* The matching (game, algo) blocks, in order, with their cards in order. */
 function match(want) {
-  const words = want.q.toLowerCase().split(/\s+/).filter(Boolean);
-  const blocks = new Map();
+  const words = want.q.toLowerCase().split(/\s+/).filter(Boolean), tag = state.site.orders.tag.indexOf(want.tag);
+  const tagsFor = new Map(); /* words left to the tags -> which tags have them */
+  const blocks = [];
+  let b = {};
   for (const g of state.site.groups) {
     if ((want.algo && g.algo !== want.algo) || (want.game && g.game !== want.game)) continue;
-    const rest = words.filter((w) => !g.text.includes(w));
-    const tags = g.tags.filter((t) => (!want.tag || t === want.tag) &&
-      rest.every((w) => state.tagText.get(t).includes(w)));
-    const key = `${g.game}\n${g.algo}`;
-    if (tags.length && !blocks.has(key)) blocks.set(key, { game: g.game, algo: g.algo, cards: [] });
-    for (const t of tags) blocks.get(key).cards.push([g.run, t]);
+    const rest = words.filter((w) => !g.text.includes(w)), key = rest.join(" ");
+    if (!tagsFor.has(key)) tagsFor.set(key, state.tagText.map((s, t) => (!want.tag || t === tag) && rest.every((w) => s.includes(w))));
+    const cards = g.cards.filter((c) => tagsFor.get(key)[c % state.T]);
+    if (!cards.length) continue;
+    if (b.game !== g.game || b.algo !== g.algo) blocks.push((b = { game: g.game, algo: g.algo, base: g.base, cards: [] }));
+    b.mixed ||= b.cards.at(-1) > cards[0]; /* a run in two groups (sources, protocols) */
+    b.cards.push(...cards);
   }
-  const rank = (key) => new Map(state.site.orders[key].map((v, i) => [v, i]));
-  const runs = rank("run"), tags = rank("tag");
-  for (const b of blocks.values()) b.cards.sort((x, y) => runs.get(x[0]) - runs.get(y[0]) || tags.get(x[1]) - tags.get(y[1]));
-  return [...blocks.values()];
+  for (const block of blocks) if (block.mixed) block.cards.sort((x, y) => x - y);
+  return blocks;
 }
 
 /* A block's cards in chunks: cut where a run ends once a chunk has CHUNK cards (or in a
  * run, at 4 CHUNK). */
 function chunksOf(cards) {
-  const out = [[]];
+  const out = [[]], run = (c) => Math.floor(c / state.T);
   cards.forEach((c, i) => {
-    const last = out[out.length - 1];
-    if (last.length >= CHUNK && (c[0] !== cards[i - 1][0] || last.length >= 4 * CHUNK)) out.push([]);
-    out[out.length - 1].push(c);
+    const last = out.at(-1);
+    if (last.length >= CHUNK && (run(c) !== run(cards[i - 1]) || last.length >= 4 * CHUNK)) out.push([]);
+    out.at(-1).push(c);
   });
   return out;
 }
@@ -54,142 +56,118 @@ function chunksOf(cards) {
 /* "7 agents", "1 agent", "3 of 7 agents". */
 const agents = (shown, all) => (shown === all ? `${all} agent${all === 1 ? "" : "s"}` : `${shown} of ${all} agents`);
 
-function card(e) {
-  const algo = state.site.label("algo", e.algo), tag = state.site.label("tag", e.tag);
-  const keys = { algo: e.algo, game: e.game, run: e.run, tag: e.tag };
-  const li = el("li", "card");
+/* A card from its row of the card file (docs/cards.schema.json). */
+function card(b, [, run, t, poster, width, height, step, protocol, best, mean, n, score, activations]) {
+  const { root } = state.site, tag = root.tags[t].label, keys = { algo: b.algo, game: b.game, run, tag: root.tags[t].id };
+  const li = el("li", "card"), a = el("a", { href: `video.html?${queryOf(keys)}` }), who = `${b.game}, run ${run}, ${tag}`;
   Object.assign(li.dataset, keys);
-  const a = el("a", { href: `video.html?${queryOf(keys)}` });
-  const img = el("img", { src: e.poster, loading: "lazy", width: e.width, height: e.height,
-    alt: `${algo} playing ${e.game}, run ${e.run}, ${tag}` });
-  a.append(img, el("span", "card-title", `Run ${e.run} · ${tag}`));
-  const step = e.training_step == null ? "" : `${shortSteps(e.training_step)} agent steps`;
-  const meta = [protocolShort(e.protocol), step].filter(Boolean).join(" · ");
+  a.append(el("img", { loading: "lazy", src: poster, width, height, alt: `${b.label} playing ${who}` }), el("span", "card-title", `Run ${run} · ${tag}`));
+  const meta = [protocolShort(root.protocols[protocol]), step == null ? "" : `${shortSteps(step)} agent steps`].filter(Boolean).join(" · ");
   if (meta) a.append(el("span", "card-meta", meta));
-  const r = e.episode_returns;
-  const score = el("span", "card-score", r.length ? `Best ${formatNumber(Math.max(...r))} · mean ${formatNumber(r.reduce((s, v) => s + v, 0) / r.length)} `
-    : e.score === null ? "Score not recorded" : `No episode ended · score ${formatNumber(e.score)}`);
-  if (r.length) score.append(el("span", "n", `(${r.length} episode${r.length === 1 ? "" : "s"})`));
-  a.append(score);
+  const line = el("span", "card-score", n ? `Best ${formatNumber(best)} · mean ${formatNumber(mean)} `
+    : score === null ? "Score not recorded" : `No episode ended · score ${formatNumber(score)}`);
+  if (n) line.append(el("span", "n", `(${n} episode${n === 1 ? "" : "s"})`));
+  a.append(line);
   li.append(a);
-  if (e.activations) {
+  if (activations) {
     const extra = el("a", { className: "card-extra", href: `video2.html?${queryOf(keys)}` }, "Activations");
-    extra.setAttribute("aria-label", `Activations: ${algo}, ${e.game}, run ${e.run}, ${tag}`);
+    extra.setAttribute("aria-label", `Activations: ${b.label}, ${who}`);
     li.append(extra);
   }
   return li;
 }
 
-/* Draw a chunk's cards (its game's shard fetched first); keep its height until then. */
+/* Draw a chunk's cards (its game's card file fetched first, once). */
 async function draw(chunk) {
   if (chunk.drawn) return;
-  chunk.drawn = true;
-  const entries = await state.site.entries(chunk.game);
-  if (!chunk.drawn) return; /* dropped again while the shard came */
-  if (!chunk.index) {
-    chunk.index = new Map(entries.filter((e) => e.algo === chunk.algo).map((e) => [`${e.run}\n${e.tag}`, e]));
-  }
-  const cards = chunk.cards.map(([run, tag]) => chunk.index.get(`${run}\n${tag}`)).filter(Boolean);
-  chunk.ul.replaceChildren(...cards.map(card));
+  const mine = (chunk.drawn = {}), b = chunk.block; /* unless emptied meanwhile */
+  const rows = await state.site.file(b.game, "cards", (f) => new Map(f.rows.map((r) => [state.key(r), r])));
+  if (chunk.drawn !== mine) return;
+  chunk.ul.replaceChildren(...chunk.cards.map((c) => rows.get(b.base + c)).filter(Boolean).map((row) => card(b, row)));
   chunk.ul.style.height = "";
-  if (!state.rowHeight && cards.length) {
-    const first = chunk.ul.firstElementChild.getBoundingClientRect();
-    state.rowHeight = first.height + 16;
-  }
+  if (!state.rowHeight && chunk.ul.firstChild) state.rowHeight = chunk.ul.firstChild.getBoundingClientRect().height + 16;
+}
+
+/* Empty a chunk, as high as its cards were or will be (9rem columns, 1rem gaps). */
+function empty(chunk, height) {
+  chunk.ul.style.height = `${height ?? Math.ceil(chunk.cards.length / state.perRow) * (state.rowHeight || 300)}px`;
+  chunk.ul.replaceChildren();
+  chunk.drawn = false;
 }
 
 function onSeen(items) {
-  for (const item of items) {
-    const chunk = state.chunkOf.get(item.target);
-    if (item.isIntersecting) draw(chunk).catch(fail);
-    else if (chunk.drawn) {
-      chunk.ul.style.height = `${chunk.ul.offsetHeight}px`;
-      chunk.ul.replaceChildren();
-      chunk.drawn = false;
-    }
+  for (const { target, isIntersecting } of items) {
+    const chunk = state.chunkOf.get(target);
+    if (isIntersecting) draw(chunk).catch(fail);
+    else if (chunk.drawn) empty(chunk, target.offsetHeight);
   }
 }
 
-/* A block's heading and chunks, empty, each as high as its cards will be (9rem columns,
- * 1rem gaps) until drawn. */
-function blockOf(b, perRow) {
-  const div = el("div", "algo");
-  div.dataset.algo = b.algo;
-  const h3 = el("h3", "", state.site.label("algo", b.algo));
-  h3.append(" ", el("a", { className: "compare", href: `grid.html?${queryOf({ game: b.game, algos: b.algo })}` }, "Compare runs"));
-  div.append(h3);
-  const chunks = chunksOf(b.cards).map((cards) => {
-    const ul = el("ul", "cards");
-    ul.style.height = `${Math.ceil(cards.length / perRow) * (state.rowHeight || 300)}px`;
-    div.append(ul);
-    const chunk = { game: b.game, algo: b.algo, cards, ul, drawn: false };
-    state.chunkOf.set(ul, chunk);
-    state.observer.observe(ul);
-    return chunk;
+/* A (game, algo) block, made once, in its place in `section`: a heading and its cards in
+ * chunks, each list kept for the next cards. */
+function blockOf(b, section) {
+  const list = state.games.get(b.game) || [];
+  let block = list.find((o) => o.algo === b.algo);
+  if (!block) {
+    const label = state.site.label("algo", b.algo), div = el("div", "algo"), h3 = el("h3", "", label);
+    div.dataset.algo = b.algo;
+    h3.append(" ", el("a", { className: "compare", href: `grid.html?${queryOf({ game: b.game, algos: b.algo })}` }, "Compare runs"));
+    div.append(h3);
+    section.querySelector(".algos").insertBefore(div, list.find((o) => o.base > b.base)?.div ?? null);
+    state.games.set(b.game, [...list, (block = { ...b, label, div, chunks: [], cards: [] })].sort((x, y) => x.base - y.base));
+  }
+  if (block.cards.length === b.cards.length && b.cards.every((c, i) => c === block.cards[i])) return block;
+  const parts = chunksOf((block.cards = b.cards));
+  for (const chunk of block.chunks.splice(parts.length)) state.observer.unobserve(chunk.ul), chunk.ul.remove();
+  parts.forEach((cards, i) => {
+    const chunk = (block.chunks[i] ||= { block, ul: block.div.appendChild(el("ul", "cards")) });
+    state.chunkOf.set(chunk.ul, chunk);
+    chunk.cards = cards;
+    empty(chunk);
   });
-  return { cards: b.cards, div, chunks };
+  return block;
 }
 
-const same = (a, b) => a.length === b.length && a.every((c, i) => c[0] === b[i][0] && c[1] === b[i][1]);
-
-/* Each shown game's blocks; one with the same cards as before is kept as it is. */
+/* Game by game: the matching blocks shown (as drawn if their cards are the same), the
+ * others emptied and hidden in place (zoo.css). The chunks near the screen are drawn
+ * once laid out, their card files coming while the games below are. */
 function layout(blocks) {
   state.observer ||= new IntersectionObserver(onSeen, { rootMargin: `${MARGIN}px 0px` });
-  const perRow = Math.max(1, Math.floor(($("catalog").clientWidth + 16) / 160));
-  const byGame = new Map(), kept = new Map();
-  for (const b of blocks) {
-    if (!byGame.has(b.game)) byGame.set(b.game, []);
-    byGame.get(b.game).push(b);
-  }
+  state.perRow = Math.max(1, Math.floor(($("catalog").clientWidth + 16) / 160));
+  const byGame = new Map(), drawing = [];
+  for (const b of blocks) byGame.set(b.game, [...(byGame.get(b.game) || []), b]);
+  let near = true;
   for (const section of document.querySelectorAll("#catalog .game")) {
-    const mine = byGame.get(section.dataset.game) || [];
-    section.hidden = !mine.length;
-    const count = section.querySelector(".game-count");
-    count.textContent = agents(mine.reduce((n, b) => n + b.cards.length, 0), Number(count.dataset.count));
-    const divs = mine.map((b) => {
-      const key = `${b.game}\n${b.algo}`, old = state.kept.get(key);
-      const block = old && same(old.cards, b.cards) ? old : blockOf(b, perRow);
-      kept.set(key, block);
-      return block.div;
-    });
-    const algos = section.querySelector(".algos");
-    if (divs.length !== algos.children.length || divs.some((d, i) => d !== algos.children[i])) algos.replaceChildren(...divs);
+    const mine = (byGame.get(section.dataset.game) || []).map((b) => blockOf(b, section)), count = section.querySelector(".game-count");
+    for (const block of state.games.get(section.dataset.game) || []) {
+      block.div.hidden = !mine.includes(block);
+      for (const c of block.chunks) block.div.hidden ? (state.observer.unobserve(c.ul), c.drawn && empty(c)) : state.observer.observe(c.ul);
+    }
+    const n = mine.reduce((s, b) => s + b.cards.length, 0);
+    section.hidden = !n;
+    count.textContent = agents(n, Number(count.dataset.count));
+    for (const c of near ? mine.flatMap((b) => b.chunks) : []) {
+      const box = c.ul.getBoundingClientRect(); /* lays out only the games above */
+      if (box.top > innerHeight + MARGIN) near = false;
+      else if (box.bottom > -MARGIN) drawing.push(draw(c));
+    }
   }
-  for (const [key, block] of state.kept) {
-    if (kept.get(key) !== block) for (const c of block.chunks) state.observer.unobserve(c.ul), (c.drawn = false);
-  }
-  state.kept = kept;
-  state.chunks = [...kept.values()].flatMap((block) => block.chunks); /* in page order */
   for (const li of document.querySelectorAll(".toc li")) li.hidden = !byGame.has(li.dataset.game);
-}
-
-/* The chunks near the screen now (the observer says so a moment later). */
-function nearScreen() {
-  const out = [];
-  for (const chunk of state.chunks) {
-    const box = chunk.ul.getBoundingClientRect();
-    if (box.top > innerHeight + MARGIN) break;
-    if (box.bottom > -MARGIN) out.push(chunk);
-  }
-  return out;
+  return drawing;
 }
 
 async function apply() {
-  const want = {};
-  for (const [key, field] of Object.entries(fields)) want[key] = field.value.trim();
-  const n = ++state.applied;
+  const want = {}, params = {};
+  for (const field of $("filters").elements) if ((want[field.name] = field.value.trim())) params[field.name] = want[field.name];
+  const n = ++state.applied, query = queryOf(params);
   document.body.dataset.busy = "1"; /* until the cards on screen are drawn (the tests wait) */
-  const blocks = match(want);
-  layout(blocks);
-  const shown = blocks.reduce((s, b) => s + b.cards.length, 0);
+  state.observer?.takeRecords(); /* what it saw is out of date */
+  const blocks = match(want), drawing = Promise.all(layout(blocks)), shown = blocks.reduce((s, b) => s + b.cards.length, 0);
   $("count").textContent = agents(shown, state.site.root.counts.entries);
   $("none").hidden = shown > 0;
-  const params = {};
-  for (const [key, value] of Object.entries(want)) if (value) params[key] = value;
-  const query = queryOf(params);
   history.replaceState(history.state, "", `${location.pathname}${query ? "?" + query : ""}${location.hash}`);
   try {
-    await Promise.all(nearScreen().map(draw));
+    await drawing;
   } finally {
     if (n === state.applied) delete document.body.dataset.busy;
   }
@@ -203,16 +181,15 @@ async function main() {
   if (!$("filters")) return ready();
   state.site = await loadSite();
   if (!state.site) return;
-  state.tagText = searchTexts(state.site);
+  prepare(state.site);
   /* Restore the filters from the URL: only values the page offers are taken. */
-  const params = new URLSearchParams(location.search);
-  for (const [key, field] of Object.entries(fields)) {
-    const value = params.get(key);
+  const form = $("filters"), params = new URLSearchParams(location.search);
+  for (const field of form.elements) {
+    const value = params.get(field.name);
     if (value === null) continue;
     if (field.tagName !== "SELECT") field.value = value.slice(0, 100);
     else if ([...field.options].some((o) => o.value === value)) field.value = value;
   }
-  const form = $("filters");
   form.addEventListener("input", () => apply().catch(fail));
   form.addEventListener("submit", (event) => event.preventDefault());
   await apply();

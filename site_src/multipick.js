@@ -1,6 +1,5 @@
-/* zoo-site: checkboxes that stay compact however many values there are: past MANY, folded
- * behind a summary ("6 of 51: 0, 10M, …") with a filter box and quick picks. Each change
- * fires the form's "change" event, as a click on a checkbox does. */
+/* zoo-site: checkboxes that stay compact: past MANY, folded behind a summary ("6 of 51:
+ * 0, 10M, …") with a filter box and quick picks. A change fires the form's "change". */
 
 import { el, spread } from "./util.js";
 

@@ -1,7 +1,6 @@
-/* zoo-site: frame-exact playback for the viewers and the grid: the speeds, the key map,
- * and a player for one video. Step n is frame n, shown from n/fps to (n+1)/fps: the step
- * shown is that of the frame presented (requestVideoFrameCallback), and stepping seeks to
- * the frame's centre. */
+/* zoo-site: frame-exact playback for the viewers and the grid (docs/site.md): the speeds,
+ * the key map, a player for one video. The step shown is the presented frame's
+ * (requestVideoFrameCallback); stepping seeks to a frame's centre. */
 
 import { $, formatNumber } from "./util.js";
 

@@ -1,6 +1,6 @@
 /* zoo-site: the manifests. manifest.json is the root index (its `groups`: which game,
- * algo and run has which tags); a game's entries are in its shard, fetched once, when a
- * page needs that game (docs/manifest.schema.json). */
+ * algo and run has which tags); a game's shard (its entries) and card file are each
+ * fetched once, when a page needs them (docs/manifest.schema.json). */
 
 import { $, loadJson, quote, ready, showMessage } from "./util.js";
 
@@ -19,7 +19,7 @@ export const protocolShort = (p) => (p ? p.label.split(":")[0].trim() : "");
 class Site {
   constructor(root) {
     this.root = root;
-    this.shards = new Map();
+    this.files = new Map();
     this.orders = {
       algo: root.algos.map((a) => a.id),
       game: root.games.map((g) => g.id),
@@ -33,25 +33,28 @@ class Site {
     /* the schema's columns */
     this.groups = root.groups.rows.map(([game, algo, run, source, protocol, tags, activations, saliency]) => ({
       game: root.games[game].id, algo: root.algos[algo].id, run: String(run), source: root.sources[source],
-      protocol: protocol === null ? null : root.protocols[protocol],
-      tags: tags.flatMap(([first, last]) => this.orders.tag.slice(first, last + 1)), activations, saliency,
+      protocol: protocol === null ? null : root.protocols[protocol], tags, activations, saliency,
     }));
   }
 
   /* The display label of a key's value ("Ape-X" for apex); the value itself otherwise. */
   label(key, value) {
-    const labels = this.labels[key];
-    return labels?.get(value) || value;
+    return this.labels[key]?.get(value) || value;
   }
 
-  /* A game's entries, from its shard (fetched once). */
-  entries(game) {
-    if (!this.shards.has(game)) {
-      const loading = loadJson(this.root.games.find((g) => g.id === game).shard).then((shard) => shard.entries);
-      loading.catch(() => this.shards.delete(game)); /* a later call may try again */
-      this.shards.set(game, loading);
+  /* A game's `shard` or `cards` file as `read` makes it, fetched once. */
+  file(game, kind, read) {
+    const url = this.root.games.find((g) => g.id === game)[kind];
+    if (!this.files.has(url)) {
+      const loading = loadJson(url).then(read);
+      loading.catch(() => this.files.delete(url)); /* a later call may try again */
+      this.files.set(url, loading);
     }
-    return this.shards.get(game);
+    return this.files.get(url);
+  }
+
+  entries(game) {
+    return this.file(game, "shard", (shard) => shard.entries);
   }
 
   /* Choose an entry key by key (algo, game from the index; run, tag from the game's

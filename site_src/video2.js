@@ -1,6 +1,5 @@
-/* zoo-site activation viewer: the atlas video (gameplay and every layer in one stream),
- * two zoom boxes (URL `state`, `state2`, as the original zoo's), the output layer as bars
- * and each layer's strip with a cursor. Layers are cropped from the atlas's regions. */
+/* zoo-site activation viewer (docs/site.md): the atlas video, two zoom boxes (URL
+ * `state`, `state2`), the output bars, the layers' strips (cut by the atlas's regions). */
 
 import { showStepData, stepFromUrl } from "./player.js";
 import { showValues } from "./saliency.js";

@@ -1,6 +1,5 @@
-/* zoo-site: what the viewer (video.js) and the activation viewer (video2.js) share: the
- * page's state, the four cascading selects (algo, game, run, tag), its links, the
- * saliency overlay, and how it starts. */
+/* zoo-site: what video.js and video2.js share: the page's state, the cascading selects
+ * (algo, game, run, tag), its links, the saliency overlay, how it starts. */
 
 import { copyLink, createPlayer } from "./player.js";
 import * as sal from "./saliency.js";

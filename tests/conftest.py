@@ -17,7 +17,13 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def test_cache(tmp_path_factory) -> Path:
-    """A cache shared by the session's builds (the demo zoo lives in it, as by default)."""
+    """A cache shared by the session's builds (the demo zoo lives in it, as by default).
+    For a quick inner loop, ZOO_SITE_TEST_CACHE names a folder kept between runs, so the
+    demo zoo is made once (never in CI: there every run starts from nothing)."""
+    kept = os.environ.get("ZOO_SITE_TEST_CACHE")
+    if kept and os.environ.get("CI") != "true":
+        Path(kept).mkdir(parents=True, exist_ok=True)
+        return Path(kept)
     return tmp_path_factory.mktemp("cache")
 
 

@@ -30,7 +30,7 @@ ENTRY_KEYS = [  # (algo, game, run, tag)
 
 
 def fake_entry(algo: str, game: str, run: int, tag: str) -> dict:
-    media = f"media/{algo}/{game}/{run}/{tag}"
+    media = f"a/{algo}/{game}/{run}/{tag}"
     return {
         "id": f"{algo}/{game}/{run}/{tag}",
         **{"algo": algo, "game": game, "run": run, "tag": tag},

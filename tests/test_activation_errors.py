@@ -72,7 +72,7 @@ def built(bad_zoo, tmp_path_factory, test_cache):
 
 
 def entry(out: Path, run: int) -> dict:
-    return json.loads((out / f"media/dqn/Seaquest/{run}/final/entry.json").read_text())
+    return json.loads((out / f"a/dqn/Seaquest/{run}/final/entry.json").read_text())
 
 
 def test_build_goes_on_and_names_each_bad_entry(built):

@@ -23,7 +23,7 @@ PICKED = ["apex/Seaquest/2/final", "dqn/Breakout/1/initial"]  # NCHW and NHWC co
 
 def entry_json(site: Path, entry_id: str) -> dict:
     algo, game, run, tag = entry_id.split("/")
-    return json.loads((site / "media" / algo / game / run / tag / "entry.json").read_text())
+    return json.loads((site / "a" / algo / game / run / tag / "entry.json").read_text())
 
 
 def model_and_rollout(zoo: Path, entry_id: str) -> tuple[Path, Path]:
@@ -162,9 +162,9 @@ def test_only_the_videos_the_site_plays_are_made(demo_site):
     for entry_id in PICKED:
         data = entry_json(demo_site, entry_id)
         assert [layer["video"] for layer in data["activations"]["layers"]] == [None] * 5
-        folder = demo_site / "media" / entry_id
+        folder = demo_site / "a" / entry_id
         assert sorted(p.name for p in folder.glob("*.mp4")) == ["atlas.mp4", "gameplay.mp4"]
-    assert not list((demo_site / "media").rglob("layer-*"))
+    assert not list((demo_site / "a").rglob("layer-*"))
 
 
 def test_layer_videos_on_request_equal_the_atlas_crops(demo_zoo, pipeline_acts, tmp_path):

@@ -104,7 +104,7 @@ def test_the_site_shows_pytorchs_q_values_for_the_observations_played(built, ent
     assert obs.shape == (STEPS, 84, 84, 4) and obs.dtype == np.float32
     # Observations are exactly what the uint8 network saw: k / 255.
     np.testing.assert_array_equal(np.rint(obs * 255) / np.float32(255), obs)
-    details = json.loads((out / "media" / entry_id / "entry.json").read_text())
+    details = json.loads((out / "a" / entry_id / "entry.json").read_text())
     outputs = details["activations"]["outputs"]
     ours = np.fromfile(out / outputs["url"], "<f4").reshape(outputs["shape"])
     theirs = torch_q_values(nets[entry_id], obs)
@@ -117,7 +117,7 @@ def test_the_site_shows_pytorchs_q_values_for_the_observations_played(built, ent
 
 def test_c51_keeps_its_distributions(built):
     _, _, out, _, nets = built
-    details = json.loads((out / "media/C51_classic/Breakout/1/1000000/entry.json").read_text())
+    details = json.loads((out / "a/C51_classic/Breakout/1/1000000/entry.json").read_text())
     dist = details["activations"]["distribution"]
     assert dist["shape"] == [STEPS, BREAKOUT, 51]
     support = nets["C51_classic/Breakout/1/1000000"].state_dict()["_AtariNet__support"].numpy()

@@ -1,7 +1,8 @@
-"""The catalog (index.html) in real Chromium: cards drawn by index.js from the game shards,
-in the catalog's order, with what each card says; filters and search as you type, kept in
-the URL; and a simulated 25,500-entry site (tests/simulation.py) on which the counts are
-exact and only the cards near the screen exist."""
+"""The catalog (index.html) in real Chromium: cards drawn by index.js from the games' card
+files (never the shards), in the catalog's order, with what each card says; filters and
+search as you type, kept in the URL; and a simulated 25,500-entry site
+(tests/simulation.py) on which the counts are exact and only the cards near the screen
+exist."""
 
 from __future__ import annotations
 
@@ -130,6 +131,10 @@ def test_filters_and_search_as_you_type_kept_in_the_url(fake, watched):
     page.fill("#f-q", "Initial")
     page.fill("#f-q", "no such agent")
     assert cards(page) == [] and page.is_visible("#none")
+    # What was drawn came from the card files of the games shown; no shard was read.
+    assert not [u for u in watched.requests if "/manifests/" in u]
+    assert sorted(urlsplit(u).path for u in watched.requests if "/cards/" in u) == [
+        "/cards/Pong.json", "/cards/Seaquest.json"]  # fmt: skip
     # The filters are a deep link too; values the page does not offer are left out.
     watched.open(f"{base}index.html?game=Seaquest&tag=final&algo=nope")
     assert ids(cards(page)) == ["apex/Seaquest/1/final", "apex/Seaquest/2/final",
@@ -161,6 +166,29 @@ def test_card_text_is_encoded_and_escaped(tmp_path, serve, watched):
     assert watched.page.locator("#catalog b").count() == 0
 
 
+def test_a_card_says_its_entrys_returns_and_score(tmp_path, serve, watched):
+    """What a card says comes from the card file, worked out at build time from the
+    entry's returns: the best, the mean (rounded as shown), how many; cards keep the
+    catalog's order when a run is split between sources."""
+    manifest = fake_manifest()
+    entries = {e["id"]: e for e in manifest["entries"]}
+    entries["apex/Seaquest/1/final"]["episode_returns"] = [0.1, 0.2, 0.4, 7.25]
+    entries["dqn/Pong/2/final"]["episode_returns"] = [-3.0]
+    entries["apex/Seaquest/1/initial"]["score"] = None  # an episode file records no score
+    entries["dqn/Pong/2/initial"]["source"] = "episodes"  # run 2 in two groups of the index
+    write_pages(tmp_path, manifest)
+    watched.open(f"{serve(tmp_path)}index.html")
+    found = cards(watched.page)
+    said = {i: c["spans"]["card-score"] for i, c in zip(ids(found), found, strict=True)}
+    # A run whose checkpoints come from two sources still lists them in tag order.
+    assert [i for i in ids(found) if i.startswith("dqn/Pong/")] == [
+        "dqn/Pong/2/initial", "dqn/Pong/2/final"]  # fmt: skip
+    assert said["apex/Seaquest/1/final"] == "Best 7.25 · mean 1.99 (4 episodes)"
+    assert said["dqn/Pong/2/final"] == "Best -3 · mean -3 (1 episode)"
+    assert said["apex/Seaquest/1/initial"] == "Score not recorded"
+    assert said["dqn/Pong/2/initial"] == "No episode ended · score 21"
+
+
 def test_checkpoint_cards_show_protocol_and_training_step(tmp_path, serve, watched):
     manifest = build_checkpoint_site(tmp_path)
     watched.open(f"{serve(tmp_path)}index.html")
@@ -177,8 +205,12 @@ def test_checkpoint_cards_show_protocol_and_training_step(tmp_path, serve, watch
         assert meta.startswith("modern · ") and meta.endswith(" agent steps")
         if short:
             assert meta == f"modern · {short} agent steps"
-        if not entry["episode_returns"]:
+        returns = entry["episode_returns"]
+        if not returns:
             assert card["spans"]["card-score"] == "No episode ended · score -5"
+        else:
+            best, mean = max(returns), sum(returns) / len(returns)
+            assert card["spans"]["card-score"] == f"Best {best:g} · mean {mean:g} (2 episodes)"
     activations = [c for c in found if len(c["links"]) == 2]
     assert ids(activations) == ["DQN_modern/Pong/1/20000000"]
     assert activations[0]["links"][1]["href"].startswith("video2.html?algo=DQN_modern")
@@ -226,8 +258,10 @@ def test_a_site_of_25500_entries_draws_only_what_is_near_the_screen(huge, browse
         assert page.text_content("#count") == "25500 agents"
         first = drawn(page)
         assert 0 < first < 600, first
-        shards = [u for u in watched.requests if "/manifests/" in u]
-        assert [urlsplit(u).path for u in shards] == [f"/manifests/{games[0]}.json"]
+        # The first load reads the root index and the first game's card file, no shard.
+        assert not [u for u in watched.requests if "/manifests/" in u]
+        card_files = [urlsplit(u).path for u in watched.requests if "/cards/" in u]
+        assert card_files == [f"/cards/{games[0]}.json"]
         # Exact counts from the root index alone, as you type.
         page.select_option("#f-algo", "DQN_classic")
         settle(page)
@@ -242,9 +276,21 @@ def test_a_site_of_25500_entries_draws_only_what_is_near_the_screen(huge, browse
                               if a == "DQN_classic"]  # fmt: skip
         page.fill("#f-q", "")
         page.select_option("#f-algo", "")
+        settle(page)
+        before = len(watched.requests)
         page.select_option("#f-tag", "0")
         settle(page)
         assert page.text_content("#count") == f"{25500 // 51} of 25500 agents"
+        # The games that came near the screen had their card files read, once each; no
+        # other file and no shard.
+        found = cards(page)
+        assert found and {c["data"]["data-tag"] for c in found} == {"0"}
+        near = list(dict.fromkeys(c["data"]["data-game"] for c in found))
+        assert near == games[: len(near)] and len(near) > 1
+        earlier = {urlsplit(u).path for u in watched.requests[:before] if "/cards/" in u}
+        new = [urlsplit(u).path for u in watched.requests[before:] if ".json" in u]
+        assert new == [f"/cards/{g}.json" for g in near if f"/cards/{g}.json" not in earlier]
+        assert not [u for u in watched.requests if "/manifests/" in u]
         # Far down the page: the last game's cards are drawn, the first game's dropped.
         page.select_option("#f-tag", "")
         settle(page)

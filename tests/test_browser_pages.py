@@ -35,7 +35,7 @@ def site(demo_site, serve):
 
 
 def details(site_dir: Path, entry_id: str = "apex/Seaquest/2/final") -> dict:
-    return json.loads((site_dir / "media" / entry_id / "entry.json").read_text())
+    return json.loads((site_dir / "a" / entry_id / "entry.json").read_text())
 
 
 def query(page) -> dict[str, str]:
@@ -160,7 +160,7 @@ def test_viewer_shows_the_very_frame_of_the_step(site, watched):
     """Step n's picture is video frame n: of the decoded frames near n, the browser's
     picture is closest to frame n (chosen where the neighbours differ)."""
     site_dir, base = site
-    frames = decoded_frames(site_dir / "media/apex/Seaquest/2/final/gameplay.mp4").astype(float)
+    frames = decoded_frames(site_dir / "a/apex/Seaquest/2/final/gameplay.mp4").astype(float)
     change = np.abs(np.diff(frames, axis=0)).mean(axis=(1, 2, 3))  # change[i]: i -> i+1
     n = int(np.argmax(np.minimum(change[19:179], change[20:180]))) + 20
     assert min(change[n - 1], change[n]) > 0.05, "the demo rollout has no frame to tell apart"
@@ -355,13 +355,15 @@ def test_activation_viewer_default_box_is_the_first_conv_layer_else_the_first(
 
 def visible_cards(page) -> list[str]:
     """The cards the filters leave, every shown game scrolled to so that its cards are
-    drawn (index.js draws cards near the screen only); their links' queries, sorted."""
+    drawn (index.js draws cards near the screen only; a block filtered out stays in
+    place, hidden and empty); their links' queries, sorted."""
     page.wait_for_selector("body[data-ready='1']:not([data-busy])")
     found: set[str] = set()
     for section in page.locator("#catalog .game:visible").all():
         section.scroll_into_view_if_needed()
         page.wait_for_function(
-            "s => [...s.querySelectorAll('ul.cards')].every(u => u.children.length)",
+            "s => [...s.querySelectorAll('.algo:not([hidden]) ul.cards')]"
+            ".every(u => u.children.length)",
             arg=section.element_handle(),
         )
         links = section.locator(".card > a:first-child")

@@ -139,7 +139,7 @@ def test_activation_viewer_overlays_the_gameplay_region(site, watched, demo_site
     page = watched.page
     entry = "apex/Breakout/2/final"
     open_viewer(watched, site, "video2.html", entry, "&saliency=both&frame=20")
-    details = json.loads((demo_site / "media" / entry / "entry.json").read_text())
+    details = json.loads((demo_site / "a" / entry / "entry.json").read_text())
     region = details["activations"]["atlas"]["regions"]["gameplay"]
     canvas = page.eval_on_selector(
         "#saliency-overlay",
@@ -199,7 +199,7 @@ def planted(demo_site, tmp_path_factory, serve):
     require_chromium()
     site = tmp_path_factory.mktemp("planted") / "site"
     shutil.copytree(demo_site, site)
-    folder = site / "media" / "dqn" / "Pong" / "1" / "final"
+    folder = site / "a" / "dqn" / "Pong" / "1" / "final"
     info = json.loads((folder / "entry.json").read_text())["saliency"]
     maps = np.zeros(info["shape"], "<f4")
     maps[:, :, PEAK[0], PEAK[1]] = 1.0
@@ -251,11 +251,11 @@ def test_logits_give_probabilities_and_the_value_head_its_value(a2c_site, watche
     assert "probabilities" in page.text_content("#step-outputs-label")
     probs = json.loads(page.get_attribute("#step-outputs", "data-values"))
     assert len(probs) == 6 and sum(probs) == pytest.approx(1.0, abs=1e-6)
-    outputs = np.fromfile(site / "media/a2c/Pong/1/final/outputs.f32", "<f4").reshape(30, 6)
+    outputs = np.fromfile(site / "a/a2c/Pong/1/final/outputs.f32", "<f4").reshape(30, 6)
     logits = outputs[7].astype(np.float64)
     want = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
     np.testing.assert_allclose(probs, want, atol=1e-6)
-    value = np.fromfile(site / "media/a2c/Pong/1/final/value.f32", "<f4")
+    value = np.fromfile(site / "a/a2c/Pong/1/final/value.f32", "<f4")
     assert "value head" in page.text_content("#step-value-label")
     assert float(page.text_content("#step-value")) == pytest.approx(float(value[7]), abs=0.01)
     assert "value head" in page.text_content("#saliency-legend")

@@ -134,12 +134,17 @@ def test_site_is_complete_for_static_hosting(site):
 
 def test_rebuild_reuses_everything_and_is_byte_identical(site, test_cache):
     before = {p.relative_to(site): p.read_bytes() for p in site.rglob("*") if p.is_file()}
+    inodes = {p.relative_to(site): p.stat().st_ino for p in site.rglob("*") if p.is_file()}
     result = run_build("--config", str(site.parent / "zoo-site.toml"))
     assert result.exit_code == 0, result.output
     assert "(0 rendered, 24 reused)" in result.output
     after = {p.relative_to(site): p.read_bytes() for p in site.rglob("*") if p.is_file()}
     assert before.keys() == after.keys()
     assert all(before[k] == after[k] for k in before)
+    # Nothing was written again: every file is the old site's (linked), pages included.
+    pages = [k for k in inodes if k.parts[0] == "a" and k.name in ("index.html", "entry.json")]
+    assert len(pages) == 2 * 24
+    assert all(p.stat().st_ino == inodes[k] for k in inodes if (p := site / k))
 
 
 def make_broken_zoo(demo_zoo: Path, root: Path) -> dict[str, str]:

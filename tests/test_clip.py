@@ -69,7 +69,7 @@ def site(tmp_path_factory) -> Path:
 
 
 def source(site: Path, entry_id: str) -> np.ndarray:
-    return decode(site / "media" / entry_id / "gameplay.mp4")[1]
+    return decode(site / "a" / entry_id / "gameplay.mp4")[1]
 
 
 def crop(frame: np.ndarray, box) -> np.ndarray:
@@ -148,7 +148,7 @@ def test_bad_ids_options_and_sites_are_clear_errors(site, tmp_path):
         clip(tmp_path / "nothing", out, entries=["apex/Pong/1/final"])
     broken = tmp_path / "broken"
     shutil.copytree(site, broken)
-    (broken / "media/apex/Pong/1/final/gameplay.mp4").unlink()
+    (broken / "a/apex/Pong/1/final/gameplay.mp4").unlink()
     with pytest.raises(EntryError, match="apex/Pong/1/final: its video is missing"):
         clip(broken, out, entries=["apex/Pong/1/final"])
     assert not out.exists()

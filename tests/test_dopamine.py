@@ -621,7 +621,7 @@ def test_the_site_shows_the_networks_values_for_the_observations_played(built, e
     np.testing.assert_array_equal(frames / np.float32(255), obs)  # exactly the bytes fed
     written = nets[entry_id]
     theirs = numpy_forward(written.weights, written.agent, frames)
-    details = json.loads((out / "media" / entry_id / "entry.json").read_text())
+    details = json.loads((out / "a" / entry_id / "entry.json").read_text())
     outputs = details["activations"]["outputs"]
     ours = np.fromfile(out / outputs["url"], "<f4").reshape(outputs["shape"])
     assert_close(ours, theirs["output"], f"{entry_id} outputs.f32")

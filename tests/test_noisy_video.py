@@ -97,11 +97,11 @@ def test_the_build_publishes_the_film(tmp_path):
         "episodes = 2\nmax_steps = 25\nvideo = 0.2"
     )
     site, _ = build_zoo(tmp_path / "zoo", tmp_path, tmp_path / "cache", tables)
-    details = json.loads((site / "media/dqn/Pong/1/final/entry.json").read_text())
+    details = json.loads((site / "a/dqn/Pong/1/final/entry.json").read_text())
     jsonschema.Draft202012Validator(SCHEMA).validate(details)
     video = details["robustness"]["video"]
     assert video["sigma"] == 0.3  # the level nearest 0.2
-    assert video["url"] == "media/dqn/Pong/1/final/noisy.mp4"
+    assert video["url"] == "a/dqn/Pong/1/final/noisy.mp4"
     assert "key" not in video
     level = [lv for lv in details["robustness"]["levels"] if lv["sigma"] == 0.3][0]
     assert video["return"] == level["returns"][0] and video["steps"] == level["steps"][0]
@@ -109,9 +109,9 @@ def test_the_build_publishes_the_film(tmp_path):
     assert len(frames) == video["steps"] == 25
     # off: no film, and no file
     build_zoo(tmp_path / "zoo", tmp_path, tmp_path / "cache", tables.replace("0.2", "0"))
-    details = json.loads((site / "media/dqn/Pong/1/final/entry.json").read_text())
+    details = json.loads((site / "a/dqn/Pong/1/final/entry.json").read_text())
     assert "video" not in details["robustness"]
-    assert not (site / "media/dqn/Pong/1/final/noisy.mp4").exists()
+    assert not (site / "a/dqn/Pong/1/final/noisy.mp4").exists()
 
 
 def test_a_uint8_network_sees_noise_clipped_not_wrapped():

@@ -81,8 +81,8 @@ def report(cache: Path) -> dict[str, dict]:
 
 
 def site_entries(out: Path) -> list[str]:
-    """The entries of a built site: its media/<algo>/<game>/<run>/<tag>/ folders."""
-    return sorted(p.relative_to(out / "media").as_posix() for p in (out / "media").glob("*/*/*/*")
+    """The entries of a built site: its a/<algo>/<game>/<run>/<tag>/ folders."""
+    return sorted(p.relative_to(out / "a").as_posix() for p in (out / "a").glob("*/*/*/*")
                   if (p / "gameplay.mp4").is_file())  # fmt: skip
 
 
@@ -129,8 +129,8 @@ def test_after_a_build_nothing_needs_rendering_and_the_figures_are_measured(tmp_
     assert figure["source"] == "the last build: 3 entries"
     cpu = sum(r["cpu"]["render"] for r in rows.values())
     assert figure["value"] == pytest.approx(cpu / (3 * N))
-    published = sum(p.stat().st_size for p in (out / "media").rglob("*")
-                    if p.is_file() and p.name != "entry.json")  # fmt: skip
+    published = sum(p.stat().st_size for p in (out / "a").rglob("*")
+                    if p.is_file() and p.name not in ("entry.json", "index.html"))  # fmt: skip
     assert plan["site_bytes"] == published  # each entry's bytes, as measured
 
 
@@ -194,7 +194,7 @@ def test_max_steps_cuts_a_zoo_rollout_to_its_first_steps(tmp_path):
                               "known": True, "note": None}  # fmt: skip
     assert len(site_entries(out)) == 3
     for (algo, run_id), seed in RUNS.items():
-        _, video = decode(out / "media" / algo / "Pong" / str(run_id) / "final" / "gameplay.mp4")
+        _, video = decode(out / "a" / algo / "Pong" / str(run_id) / "final" / "gameplay.mp4")
         want = frames(seed=seed)[:cut].repeat(2, axis=1).repeat(2, axis=2).astype(int)
         assert video.shape == want.shape  # N frames, an exact 2x upscale
         error = np.abs(video.astype(int) - want).mean(axis=(1, 2, 3))
@@ -363,12 +363,12 @@ def test_activations_only_for_chosen_checkpoints(tmp_path):
     result = run("build", "-j", "1", *args)
     assert result.exit_code == 0, result.output
     assert "no activations" not in result.output  # a choice, not a problem
-    left = json.loads((out / "media/DQN_modern/Pong/0/0/entry.json").read_text())
-    kept = json.loads((out / "media/DQN_modern/Pong/0/1000000/entry.json").read_text())
+    left = json.loads((out / "a/DQN_modern/Pong/0/0/entry.json").read_text())
+    kept = json.loads((out / "a/DQN_modern/Pong/0/1000000/entry.json").read_text())
     assert left["activations"] is None and "activations_only" in left["activation_error"]
     assert kept["activations"] is not None and kept["activation_error"] is None
-    assert not (out / "media/DQN_modern/Pong/0/0/atlas.mp4").exists()
-    assert len(decode(out / "media/DQN_modern/Pong/0/0/gameplay.mp4")[1]) == 20
+    assert not (out / "a/DQN_modern/Pong/0/0/atlas.mp4").exists()
+    assert len(decode(out / "a/DQN_modern/Pong/0/0/gameplay.mp4")[1]) == 20
 
 
 @pytest.mark.slow

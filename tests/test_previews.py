@@ -67,7 +67,7 @@ def test_entry_pages_sitemap_and_robots(tmp_path):
     assert m.meta["og:title"] == "DQN playing Pong, run 1, Final"  # the labels, not the ids
     assert "12 steps of gameplay" in m.meta["og:description"]
     assert m.links["canonical"] == m.meta["og:url"] == "https://example.org/zoo/a/dqn/Pong/1/final/"
-    assert m.meta["og:image"] == "https://example.org/zoo/media/dqn/Pong/1/final/poster.png"
+    assert m.meta["og:image"] == "https://example.org/zoo/a/dqn/Pong/1/final/poster.png"
     assert m.meta["twitter:card"] == "summary_large_image"
     assert m.meta["zoo-viewer"] == "../../../../../video.html?algo=dqn&game=Pong&run=1&tag=final"
     assert (site / "a/dqn/Pong/1/final" / m.meta["zoo-viewer"].split("?")[0]).resolve() == (

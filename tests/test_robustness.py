@@ -116,7 +116,7 @@ def test_the_build_evaluates_the_last_checkpoints_and_caches_apart(tmp_path):
     manifest = read_manifest(site)
     assert {e["id"]: e["robustness"] for e in manifest["entries"]} == {
         "dqn/Pong/1/final": True, "dqn/Pong/1/initial": False}  # fmt: skip
-    details = json.loads((site / "media/dqn/Pong/1/final/entry.json").read_text())
+    details = json.loads((site / "a/dqn/Pong/1/final/entry.json").read_text())
     jsonschema.Draft202012Validator(schema).validate(details)
     got = details["robustness"]
     assert [lv["sigma"] for lv in got["levels"]] == [0.0, 0.2]
@@ -132,9 +132,7 @@ def test_the_build_evaluates_the_last_checkpoints_and_caches_apart(tmp_path):
     site, status = build(tmp_path / "zoo", tmp_path / "b", cache,
                          "levels = [0.1]\nepisodes = 1\nmax_steps = 15")  # fmt: skip
     assert set(status.values()) == {"reused"}
-    details = json.loads((site / "media/dqn/Pong/1/final/entry.json").read_text())
+    details = json.loads((site / "a/dqn/Pong/1/final/entry.json").read_text())
     assert [lv["steps"] for lv in details["robustness"]["levels"]] == [[15]]
     site, _ = build(tmp_path / "zoo", tmp_path / "c", cache, "levels = []")
-    assert (
-        json.loads((site / "media/dqn/Pong/1/final/entry.json").read_text())["robustness"] is None
-    )
+    assert json.loads((site / "a/dqn/Pong/1/final/entry.json").read_text())["robustness"] is None

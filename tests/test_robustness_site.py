@@ -150,7 +150,7 @@ def test_robustness_page_in_chromium(site, watched):
     video = film.locator("video")
     video.evaluate("v => { v.muted = true; return v.play(); }")
     entry_id = film.locator("xpath=..").get_attribute("data-entry")
-    details = json.loads((site_dir / "media" / entry_id / "entry.json").read_text())
+    details = json.loads((site_dir / "a" / entry_id / "entry.json").read_text())
     steps = details["robustness"]["video"]["steps"]
     duration = video.evaluate("v => v.duration")
     assert duration == pytest.approx(steps / details["robustness"]["video"]["fps"], abs=0.2)

@@ -30,7 +30,7 @@ SCHEMA = json.loads((ROOT / "docs" / "entry.schema.json").read_text())
 
 
 def details(site: Path, entry_id: str) -> dict:
-    data = json.loads((site / "media" / entry_id / "entry.json").read_text())
+    data = json.loads((site / "a" / entry_id / "entry.json").read_text())
     jsonschema.Draft202012Validator(SCHEMA).validate(data)
     return data
 
@@ -142,7 +142,7 @@ def test_only_patterns_and_off(a2c_zoo, tmp_path):
     site, _ = build(a2c_zoo, tmp_path / "b", cache, 'method = "off"')
     for entry_id in ("a2c/Pong/1/final", "a2c/Pong/1/initial"):
         assert details(site, entry_id)["saliency"] is None
-        assert not (site / "media" / entry_id / "saliency.f32").exists()
+        assert not (site / "a" / entry_id / "saliency.f32").exists()
 
 
 def test_bad_saliency_settings_name_the_key(tmp_path):

@@ -190,19 +190,19 @@ def test_media_url_puts_media_beside_the_site_for_another_host(tmp_path, demo_zo
     media = tmp_path / "site-media"
     pages = files(out)
     assert not [k for k in pages if k.endswith((".mp4", ".png", ".f32"))]
-    assert "media/apex/Seaquest/1/final/entry.json" in pages
+    assert "a/apex/Seaquest/1/final/entry.json" in pages
     stored = files(media)
-    assert "media/apex/Seaquest/1/final/gameplay.mp4" in stored
-    assert "media/apex/Seaquest/1/final/atlas.mp4" in stored
+    assert "a/apex/Seaquest/1/final/gameplay.mp4" in stored
+    assert "a/apex/Seaquest/1/final/atlas.mp4" in stored
     assert "maps/Seaquest.png" in stored  # the map's thumbnails too
     game_map = json.loads(pages["maps/Seaquest.json"])
     assert game_map["thumbs"]["url"] == f"{url}/maps/Seaquest.png"
     (entry,) = read_manifest(out)["entries"]
-    assert entry["video"] == f"{url}/media/apex/Seaquest/1/final/gameplay.mp4"
-    assert entry["details"] == "media/apex/Seaquest/1/final/entry.json"  # stays on the pages
+    assert entry["video"] == f"{url}/a/apex/Seaquest/1/final/gameplay.mp4"
+    assert entry["details"] == "a/apex/Seaquest/1/final/entry.json"  # stays on the pages
     details = json.loads(pages[entry["details"]])
-    assert details["activations"]["atlas"]["video"].startswith(url + "/media/")
-    assert details["activations"]["outputs"]["url"].startswith(url + "/media/")
+    assert details["activations"]["atlas"]["video"].startswith(url + "/a/")
+    assert details["activations"]["outputs"]["url"].startswith(url + "/a/")
     csp = pages["video2.html"].decode()
     assert "media-src 'self' https://media.example.org;" in csp
     assert "connect-src 'self' https://media.example.org;" in csp
@@ -211,20 +211,22 @@ def test_media_url_puts_media_beside_the_site_for_another_host(tmp_path, demo_zo
 
 
 def test_pages_limits_are_checked_with_advice(tmp_path, monkeypatch):
+    from zoo_site import fsutil
     from zoo_site.build import publish as build_module
 
-    (tmp_path / "media").mkdir()
-    (tmp_path / "media" / "big.mp4").write_bytes(b"x" * 300)
-    (tmp_path / "index.html").write_bytes(b"x" * 100)
+    with fsutil.staging(tmp_path / "site") as stage:  # the sizes are those the stage wrote
+        fsutil.write_bytes(tmp_path / "site" / "a" / "big.mp4", b"x" * 300)
+        fsutil.write_bytes(tmp_path / "site" / "index.html", b"x" * 100)
     monkeypatch.setattr(build_module, "PAGES_FILE_LIMIT", 200)
     monkeypatch.setattr(build_module, "PAGES_SITE_LIMIT", 350)
-    problems = build_module.pages_limits(tmp_path, media_elsewhere=False)
+    problems = build_module.pages_limits(stage.sizes, media_elsewhere=False)
     assert [(p.path, p.level) for p in problems] == [
-        ("media/big.mp4", "warning"),
+        ("a/big.mp4", "warning"),
         ("site", "warning"),
     ]
     assert "--media-url" in problems[0].message and "--media-url" in problems[1].message
-    assert build_module.pages_limits(tmp_path / "media", media_elsewhere=True)[0].path == "big.mp4"
+    elsewhere = build_module.pages_limits({"big.mp4": 300}, media_elsewhere=True)
+    assert [p.path for p in elsewhere] == ["big.mp4"]
 
 
 def test_site_files_are_world_readable(demo_site):

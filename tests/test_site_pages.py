@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import http.client
 import re
+import socket
 import threading
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -192,6 +194,30 @@ def test_output_is_byte_identical(tmp_path):
         assert a.read_bytes() == b.read_bytes(), a
 
 
+def test_entry_pages_from_worker_processes_equal_those_rendered_here(tmp_path, monkeypatch):
+    """A big zoo's entry pages are rendered by worker processes (entry_pages.py): the same
+    bytes as rendered in the build's own process, and a template fault still names the file."""
+    from zoo_site.errors import ZooSiteError
+    from zoo_site.site import entry_pages
+
+    manifest = fake_manifest()
+    here = write_pages(tmp_path / "here", manifest)
+    monkeypatch.setattr(entry_pages, "IN_PROCESSES_FROM", 1)
+    monkeypatch.setattr(entry_pages, "CHUNK", 2)  # several chunks, their order kept
+    monkeypatch.setattr(entry_pages.os, "sched_getaffinity", lambda _: {0, 1})
+    workers = write_pages(tmp_path / "workers", manifest)
+    pages = [p for p in here if p.name == "index.html" and p.parent != tmp_path / "here"]
+    assert len(pages) == len(manifest["entries"]) >= 3
+    for a, b in zip(here, workers, strict=True):
+        assert a.relative_to(tmp_path / "here") == b.relative_to(tmp_path / "workers")
+        assert a.read_bytes() == b.read_bytes(), a
+    override = tmp_path / "templates"
+    override.mkdir()
+    (override / "entry.html").write_text("{{ entries[0].id }}")  # not an entry page's value
+    with pytest.raises(ZooSiteError, match="templates/entry.html: .*entries"):
+        write_pages(tmp_path / "bad", manifest, template_override=override)
+
+
 def test_template_override_wins(tmp_path):
     override = tmp_path / "templates"
     override.mkdir()
@@ -287,6 +313,32 @@ def test_range_get(site, server, header, first, last):
     assert response.getheader("Content-Length") == str(end - start + 1)
 
 
+def test_connections_send_without_waiting_for_acks(site):
+    """Headers and body go out in two writes: with Nagle's algorithm on, a keep-alive
+    response's body waits for the browser's delayed ACK (40 ms on Linux), on every request
+    (a page of posters, a card file). The server's sockets have TCP_NODELAY."""
+    httpd, nodelay = make_server(site[0]), []
+    finish = httpd.finish_request
+
+    def served(request, address):  # the request's socket stays open until this returns
+        finish(request, address)
+        nodelay.append(request.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    httpd.finish_request = served  # type: ignore[method-assign]
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        response, _ = get(httpd.server_address[1], "/manifest.json")
+        assert response.status == 200
+        for _ in range(100):
+            if nodelay:
+                break
+            time.sleep(0.05)
+        assert nodelay and nodelay[0] != 0
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
 def test_unsatisfiable_range(site, server):
     url, data = video_of(site)
     response, body = get(server, "/" + url, {"Range": f"bytes={len(data)}-"})
@@ -308,7 +360,7 @@ def test_head_sends_no_body(site, server):
         ("/assets/video.js", "text/javascript; charset=utf-8"),
         ("/assets/zoo.css", "text/css; charset=utf-8"),
         ("/assets/favicon.svg", "image/svg+xml"),
-        ("/media/apex/Seaquest/1/initial/poster.png", "image/png"),
+        ("/a/apex/Seaquest/1/initial/poster.png", "image/png"),
         ("/", "text/html; charset=utf-8"),
     ],
 )
@@ -325,9 +377,9 @@ def test_missing_file_serves_404_page(site, server):
 
 
 def test_folder_without_slash_redirects(server):
-    response, _ = get(server, "/media?x=1")
+    response, _ = get(server, "/a?x=1")
     assert response.status == 301
-    assert response.getheader("Location") == "/media/?x=1"
+    assert response.getheader("Location") == "/a/?x=1"
 
 
 def test_the_not_found_page_links_from_the_site_root_when_the_base_url_is_known(tmp_path):

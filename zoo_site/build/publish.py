@@ -7,14 +7,16 @@ import contextlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 from zoo_site.build.report import Reporter
 from zoo_site.build.summary import BuildSummary
 from zoo_site.errors import BuildFailed, Problem, ZooSiteError
 from zoo_site.fsutil import (
+    Stage,
+    dumps_json,
     empty_trash,
+    file_digest,
     link_or_copy,
     recover_aside,
     swap_in_dir,
@@ -24,6 +26,7 @@ from zoo_site.fsutil import (
 from zoo_site.fsutil import staging as staged_writes
 from zoo_site.records import EntryResult
 from zoo_site.site.manifest import entry_manifest, media_url
+from zoo_site.site.previews import PageKeys
 from zoo_site.site.statemap import FOLDER, GameFiles
 from zoo_site.sources.base import Entry
 
@@ -72,35 +75,62 @@ def assemble(
     site, media = staging[out], staging[media_out] if media_out else staging[out]
     try:
         with contextlib.ExitStack() as stack:  # every folder filled, then synced once
-            for folder in set(staging.values()):
-                stack.enter_context(staged_writes(folder))
-            _write_entries(site, media, built, media_base)
+            # unchanged files are linked from the site being replaced
+            stages = {f: stack.enter_context(staged_writes(folder, previous=f))
+                      for f, folder in staging.items()}  # fmt: skip
+            _write_entries(stages[out], stages[media_out or out], built, media_base)
             _write_maps(site, media, maps or [], media_base)
-            write_pages(site, manifest, robustness=robustness)  # manifest.json, shards too
+            keys = PageKeys(old=_page_keys(out))
+            write_pages(site, manifest, robustness=robustness, keys=keys)  # manifests too
             write_text(site / ".nojekyll", "")
-        for problem in pages_limits(site, media_out is not None):
+        for problem in pages_limits(stages[out].sizes, media_out is not None):
             summary.problems.append(problem)
             reporter.problem(problem)
         check_strict(strict, summary, out)
         if media_out:
             swap_in_dir(staging[media_out], media_out)
+        _index_of(out).unlink(missing_ok=True)  # the old site's keys go with it
         swap_in_dir(site, out)
+        _save_page_keys(out, keys.new)
     finally:
         for folder in staging.values():
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _write_entries(site: Path, media: Path, built: list[tuple[Entry, EntryResult]],
+def _index_of(out: Path) -> Path:
+    """Where the keys of a site's entry pages are kept: beside it, not published."""
+    return out.with_name(f".{out.name}.pages.json")
+
+
+def _page_keys(out: Path) -> dict[str, str]:
+    """The keys of the entry pages of the site at `out` (site/previews.py `PageKeys`), if
+    they are known and are that site's (its manifest.json is the one they were kept with);
+    otherwise none, and every page is rendered."""
+    try:
+        index = json.loads(_index_of(out).read_text(encoding="utf-8"))
+        if index.get("manifest") == file_digest(out / "manifest.json"):
+            return dict(index["pages"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    return {}
+
+
+def _save_page_keys(out: Path, keys: dict[str, str]) -> None:
+    write_json(_index_of(out), {"manifest": file_digest(out / "manifest.json"), "pages": keys})
+
+
+def _write_entries(site: Stage, media: Stage, built: list[tuple[Entry, EntryResult]],
                    media_base: str | None) -> None:  # fmt: skip
     """Each entry's media (hard links into the cache) and its entry.json."""
     for entry, result in built:
         assert result.media is not None and result.media_dir is not None
+        folder = media_url(entry, "")
         for name in result.media.files:
-            link_or_copy(result.media_dir / name, media / media_url(entry, name))
+            media.link(os.path.join(result.media_dir, name), f"{media.root}{folder}{name}")
         for name, path in result.extra_files.items():
-            link_or_copy(path, media / media_url(entry, name))
-        details = entry_manifest(entry, result.media, media_base)
-        write_json(site / media_url(entry, "entry.json"), details)
+            media.link(path, f"{media.root}{folder}{name}")
+        details = dumps_json(entry_manifest(entry, result.media, media_base)).encode()
+        site.write(f"{site.root}{folder}entry.json", details)
 
 
 def _write_maps(site: Path, media: Path, maps: list[GameFiles], media_base: str | None) -> None:
@@ -115,24 +145,13 @@ def _write_maps(site: Path, media: Path, maps: list[GameFiles], media_base: str 
             link_or_copy(m.data, site / FOLDER / f"{m.game}.json")
 
 
-def _sizes(folder: Path) -> Iterator[tuple[Path, int]]:
-    """(path, size) of every file under `folder` (os.scandir: a stat per file, no more)."""
-    with os.scandir(folder) as items:
-        for item in items:
-            if item.is_dir(follow_symlinks=False):
-                yield from _sizes(Path(item.path))
-            elif item.is_file(follow_symlinks=False):
-                yield Path(item.path), item.stat().st_size
-
-
-def pages_limits(site: Path, media_elsewhere: bool) -> list[Problem]:
-    """Warnings where the site would break GitHub Pages' limits, with what to do."""
-    sizes = dict(_sizes(site))
+def pages_limits(sizes: dict[str, int], media_elsewhere: bool) -> list[Problem]:
+    """Warnings where a site of these files (relative path -> bytes, as its `Stage` kept
+    them) would break GitHub Pages' limits, with what to do."""
     problems = []
-    for path, size in sorted(sizes.items()):
+    for rel, size in sorted(sizes.items()):
         if size > PAGES_FILE_LIMIT:
-            rel = path.relative_to(site)
-            problems.append(Problem(str(rel), f"{size / 1e6:.0f} MB: GitHub Pages refuses files "
+            problems.append(Problem(rel, f"{size / 1e6:.0f} MB: GitHub Pages refuses files "
                                     "over 100 MB; host the media elsewhere with --media-url, or "
                                     "lower [rollout] steps", level="warning"))  # fmt: skip
     total = sum(sizes.values())

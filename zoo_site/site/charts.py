@@ -4,6 +4,7 @@ library, no script, and every text escaped. Each point links to the video it sum
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from urllib.parse import urlencode
 
@@ -43,8 +44,14 @@ ROOT = "../"
 
 
 def _viewer(entry: dict, page: str = "video.html") -> str:
-    keys = {k: entry[k] for k in ("algo", "game", "run", "tag")}
+    keys = {k: str(entry[k]) for k in ("algo", "game", "run", "tag")}
+    if all(map(_PLAIN.fullmatch, keys.values())):  # names are plain (names.py): no quoting
+        return f"{ROOT}{page}?" + "&".join(f"{k}={v}" for k, v in keys.items())
     return f"{ROOT}{page}?{urlencode(keys)}"
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9_.-]*")
+"""Values that urlencode leaves as they are."""
 
 
 def returns_chart(game: str, algos: list[dict], entries: list[dict], tag_order: list[str],

@@ -5,12 +5,17 @@
   catalog to filter, count and lay out every entry without loading any of them;
 - `manifests/<game>.json`, one shard per game: its entries (media URLs, frames, scores)
   and its training curves;
-- `media/<algo>/<game>/<run>/<tag>/entry.json`, one per entry: everything per step.
+- `cards/<game>.json`, per game what the catalog's cards show (poster, training step,
+  returns, score, protocol, activations: a sixth of the shard), one row per entry;
+- `a/<algo>/<game>/<run>/<tag>/entry.json`, one per entry: everything per step (beside the
+  entry's page, index.html, and its media: one folder per agent).
 
 In memory the build keeps one "full" manifest (the root's fields plus every entry and
-training curve: `build_manifest`); `split_manifest` cuts it into the files and
-`read_manifest` puts a built site's files back together. Deterministic, schema-versioned
-(docs/manifest.schema.json, docs/game.schema.json, docs/entry.schema.json)."""
+training curve: `build_manifest`); `split_manifest` cuts it into the root and the shards,
+`card_file` makes a shard's card file, and `read_manifest` puts a built site's files back
+together (card files aside: they hold nothing else). Deterministic, schema-versioned
+(docs/manifest.schema.json, docs/game.schema.json, docs/cards.schema.json,
+docs/entry.schema.json)."""
 
 from __future__ import annotations
 
@@ -28,13 +33,20 @@ SCHEMA_VERSION = 3
 """3: entries moved from manifest.json to one shard per game (manifests/<game>.json)."""
 
 SHARDS = "manifests"
+CARDS = "cards"
+ENTRY_FOLDER = "a"
+"""Each entry's folder, a/<algo>/<game>/<run>/<tag>/: its page (the link to share), its
+entry.json and its media. One folder for all three: a site of 25,500 entries makes 25,500
+folders fewer than with pages and media apart, and folders cost as much as files to make."""
 GROUP_COLUMNS = ["game", "algo", "run", "source", "protocol", "tags", "activations", "saliency"]
+CARD_COLUMNS = ["algo", "run", "tag", "poster", "width", "height", "training_step", "protocol",
+                "best", "mean", "episodes", "score", "activations"]  # fmt: skip
 
 
 def media_url(entry: Entry, name: str, base: str = "") -> str:
     """Where an entry's file is, relative to the site; under `base` (an absolute URL ending
     in '/') when the media are hosted elsewhere (--media-url)."""
-    return f"{base}media/{entry.algo}/{entry.game}/{entry.run}/{entry.tag}/{name}"
+    return f"{base}{ENTRY_FOLDER}/{entry.algo}/{entry.game}/{entry.run}/{entry.tag}/{name}"
 
 
 def media_base(url: str | None) -> str:
@@ -152,7 +164,7 @@ def _protocol(info: EntryMedia) -> dict[str, str] | None:
 
 
 def entry_manifest(entry: Entry, info: EntryMedia, media: str | None = None) -> dict[str, Any]:
-    """media/<algo>/<game>/<run>/<tag>/entry.json: everything about one entry, per step."""
+    """a/<algo>/<game>/<run>/<tag>/entry.json: everything about one entry, per step."""
     acts = info.activations
     base = media_base(media)
     return {
@@ -236,6 +248,10 @@ def shard_of(game: str) -> str:
     return f"{SHARDS}/{game}.json"
 
 
+def cards_of(game: str) -> str:
+    return f"{CARDS}/{game}.json"
+
+
 def split_manifest(full: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """The root index (manifest.json) and the shard of each game (manifests/<game>.json)
     of a full manifest. Entries keep the full manifest's order inside each shard."""
@@ -251,7 +267,8 @@ def split_manifest(full: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict
         for game, entries in by_game.items()
     }  # fmt: skip
     games = [{**g, "entries": len(by_game.get(g["id"], [])), "shard": shard_of(g["id"]),
-              "scores": g.get("scores")} for g in full["games"]]  # fmt: skip
+              "cards": cards_of(g["id"]), "scores": g.get("scores")}
+             for g in full["games"]]  # fmt: skip
     entries = full["entries"]
     root = {
         key: full[key] for key in ("schema_version", "generator", "site", "algos")
@@ -300,6 +317,36 @@ def _groups(full: dict[str, Any]) -> dict[str, Any]:
         "protocols": [{"name": n, "label": label} for n, label in protocols],
         "groups": {"columns": GROUP_COLUMNS, "rows": table},
     }
+
+
+def card_file(root: dict[str, Any], shard: dict[str, Any]) -> dict[str, Any]:
+    """cards/<game>.json of a game's shard: what the catalog's cards show and nothing else,
+    one row per entry (CARD_COLUMNS; algo, tag and protocol as indices into the root's
+    lists), so that a filter change waits for a sixth of the shard's bytes."""
+    index = {key: {v: i for i, v in enumerate(values)} for key, values in (
+        ("algo", [a["id"] for a in root["algos"]]), ("tag", [t["id"] for t in root["tags"]]),
+        ("protocol", [(p["name"], p["label"]) for p in root["protocols"]]))}  # fmt: skip
+    rows = []
+    for e in shard["entries"]:
+        p = e["protocol"]
+        protocol = None if p is None else index["protocol"][(p["name"], p["label"])]
+        rows.append([index["algo"][e["algo"]], e["run"], index["tag"][e["tag"]], e["poster"],
+                     e["width"], e["height"], e["training_step"], protocol,
+                     *_returns(e["episode_returns"]), e["score"], e["activations"]])  # fmt: skip
+    return {"schema_version": SCHEMA_VERSION, "game": shard["game"], "columns": CARD_COLUMNS,
+            "rows": rows}  # fmt: skip
+
+
+def _returns(returns: list[float]) -> tuple[float | None, float | None, int]:
+    """Best and mean episode return and how many, as a card says them; the mean summed in
+    order, as the pages' scripts sum (sum() compensates since Python 3.12: its last bit
+    can differ)."""
+    if not returns:
+        return None, None, 0
+    total = 0.0
+    for r in returns:
+        total += r
+    return max(returns), total / len(returns), len(returns)
 
 
 def _ranges(indices: list[int]) -> list[list[int]]:

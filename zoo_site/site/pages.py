@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Callable
@@ -16,7 +15,8 @@ from zoo_site import __version__, fsutil
 from zoo_site.resources import site_src_dir, templates_dir
 from zoo_site.site import charts, previews
 from zoo_site.site import robustness as noise
-from zoo_site.site.manifest import shard_of, split_manifest
+from zoo_site.site.entry_pages import write_entry_pages
+from zoo_site.site.manifest import card_file, cards_of, shard_of, split_manifest
 
 PAGES = ("index.html", "video.html", "video2.html", "grid.html", "map.html", "404.html")
 ASSETS = "assets"
@@ -30,15 +30,20 @@ def write_pages(
     *,
     template_override: Path | None = None,
     robustness: dict[str, list[dict]] | None = None,
+    keys: previews.PageKeys | None = None,
 ) -> list[Path]:
     """Write the site of the full manifest `manifest` (site/manifest.py) into `site_dir`:
-    the assets, each game's score charts, the root index and a shard per game, the pages,
-    and, with `robustness` (game -> its evaluated entries, `site.robustness.game_data`), a
-    robustness page and its data per game. Return the paths written."""
+    the assets, each game's score charts, the root index, a shard and a card file per game,
+    the pages, and, with `robustness` (game -> its evaluated entries,
+    `site.robustness.game_data`), a robustness page and its data per game. With `keys`,
+    every entry page's key goes to `keys.new`, and a page whose key is in `keys.old` is
+    linked from the site being replaced (`site_dir` is then a `fsutil.Stage` with the
+    previous site). Return the paths written."""
     site_dir = Path(site_dir)
-    written = copy_assets(site_src_dir(), site_dir / ASSETS)
+    assets = copy_assets(site_src_dir(), site_dir / ASSETS)
+    written = [site_dir / ASSETS / name for name in assets]
     env = make_environment(template_override)
-    asset = asset_url_maker(site_dir / ASSETS)
+    asset = asset_url_maker(assets)
     scores = score_pages(manifest)
     full = {
         **manifest,
@@ -52,7 +57,8 @@ def write_pages(
     written.append(site_dir / "manifest.json")
     for game, shard in shards.items():
         fsutil.write_json(site_dir / shard_of(game), shard)
-        written.append(site_dir / shard_of(game))
+        fsutil.write_json(site_dir / cards_of(game), card_file(root, shard))
+        written += [site_dir / shard_of(game), site_dir / cards_of(game)]
     context = page_context(root, asset)
     for name in PAGES:
         root_path = _not_found_root(manifest) if name == "404.html" else ""
@@ -75,7 +81,12 @@ def write_pages(
         fsutil.write_text(site_dir / noise.page_of(game), html)
         fsutil.write_json(site_dir / noise.data_of(game), items)
         written += [site_dir / noise.page_of(game), site_dir / noise.data_of(game)]
-    return written + write_previews(site_dir, full, env, context)
+    shared = {**{k: context[k] for k in previews.SHARED}, "asset": {n: asset(n) for n in assets}}
+    assert env.loader is not None
+    sources = [env.loader.get_source(env, name)[0] for name in sorted(env.list_templates())]
+    key = previews.shared_key(sources, shared, sorted(shared["asset"].values()))
+    written += write_entry_pages(site_dir, full, template_override, shared, (key, keys))
+    return written + write_previews(site_dir, full)
 
 
 def _not_found_root(manifest: dict) -> str:
@@ -86,19 +97,11 @@ def _not_found_root(manifest: dict) -> str:
     return urlsplit(base).path.rstrip("/") + "/" if base else ""
 
 
-def write_previews(site_dir: Path, manifest: dict, env: jinja2.Environment,
-                   context: dict[str, Any]) -> list[Path]:  # fmt: skip
-    """Every entry's own page (site/previews.py), robots.txt and, with a base URL,
-    sitemap.xml."""
+def write_previews(site_dir: Path, manifest: dict) -> list[Path]:
+    """robots.txt and, with a base URL, sitemap.xml (every entry's page is in it)."""
     base = manifest["site"].get("base_url")
-    template = env.get_template("entry.html")
-    written = []
-    for name, extra in previews.contexts(manifest, base):
-        html = template.render(context, page="entry", root=previews.ROOT, **extra)
-        fsutil.write_text(site_dir / name, html)
-        written.append(site_dir / name)
     fsutil.write_text(site_dir / "robots.txt", previews.robots(base))
-    written.append(site_dir / "robots.txt")
+    written = [site_dir / "robots.txt"]
     if base:
         pages = ["", "grid.html", *(["map.html"] if manifest.get("maps") else []),
                  *(p["page"] for p in manifest.get("robustness", [])),
@@ -116,6 +119,7 @@ def make_environment(template_override: Path | None = None) -> jinja2.Environmen
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
+        auto_reload=False,  # one build renders 25,500 entry pages: no stat of the templates each
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -149,14 +153,14 @@ def _origin(url: str | None) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def asset_url_maker(assets_dir: Path) -> Callable[[str], str]:
-    """`asset(name)` gives the relative URL of a copied asset, busting caches by its
-    content (each digest computed once)."""
+def asset_url_maker(assets: dict[str, bytes]) -> Callable[[str], str]:
+    """`asset(name)` gives the relative URL of a copied asset (`assets`: name -> the bytes
+    copied), busting caches by its content (each digest computed once)."""
     digests: dict[str, str] = {}
 
     def asset(name: str) -> str:
         if name not in digests:
-            digests[name] = fsutil.file_digest(assets_dir / name)[:10]
+            digests[name] = fsutil.bytes_digest(assets[name])[:10]
         return f"{ASSETS}/{name}?v={digests[name]}"
 
     return asset
@@ -166,10 +170,11 @@ IMPORT = re.compile(r"""(\bfrom\s*|\bimport\s*\(?\s*)(["'])\./([\w.-]+\.js)\2"""
 """A JavaScript module's static or dynamic import of a sibling module: `from "./x.js"`."""
 
 
-def copy_assets(src_dir: Path, dest_dir: Path) -> list[Path]:
-    """Copy site_src/ into the site's assets/. ES modules import their siblings by a URL
-    with the sibling's content digest (`./player.js?v=…`), as the pages load them, so a
-    browser never mixes an old module with a new one and each module is loaded once."""
+def copy_assets(src_dir: Path, dest_dir: Path) -> dict[str, bytes]:
+    """Copy site_src/ into the site's assets/; return what was written, by name. ES
+    modules import their siblings by a URL with the sibling's content digest
+    (`./player.js?v=…`), as the pages load them, so a browser never mixes an old module
+    with a new one and each module is loaded once."""
     files = {src.relative_to(src_dir).as_posix(): src for src in sorted(src_dir.rglob("*"))
              if src.is_file() and not any(part.startswith(".")
                                           for part in src.relative_to(src_dir).parts)}  # fmt: skip
@@ -187,19 +192,16 @@ def copy_assets(src_dir: Path, dest_dir: Path) -> list[Path]:
                     dep = m.group(3)
                     if dep not in files:
                         raise ValueError(f"site_src/{name} imports ./{dep}, which does not exist")
-                    digest = hashlib.blake2b(content(dep, (*seen, name)),
-                                             digest_size=16).hexdigest()[:10]  # fmt: skip
+                    digest = fsutil.bytes_digest(content(dep, (*seen, name)))[:10]
                     return f"{m.group(1)}{m.group(2)}./{dep}?v={digest}{m.group(2)}"
 
                 data = IMPORT.sub(versioned, data.decode("utf-8")).encode("utf-8")
             done[name] = data
         return done[name]
 
-    written = []
     for name in files:
         fsutil.write_bytes(dest_dir / name, content(name))
-        written.append(dest_dir / name)
-    return written
+    return done
 
 
 def score_pages(manifest: dict) -> dict[str, dict[str, Any]]:

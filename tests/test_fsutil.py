@@ -1,0 +1,102 @@
+"""fsutil's staged writes: the site is filled by a few threads, one path never twice, files
+unchanged since the site being replaced linked from it, and every size kept."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from zoo_site import fsutil
+from zoo_site.errors import ZooSiteError
+
+
+def fill(folder, previous=None, pages=200, text="page {i}"):
+    with fsutil.staging(folder, previous=previous) as stage:
+        for i in range(pages):
+            fsutil.write_text(folder / "a" / str(i % 7) / str(i) / "index.html", text.format(i=i))
+        fsutil.write_json(folder / "manifest.json", {"pages": pages})
+    return stage
+
+
+def test_every_file_is_written_whole_and_world_readable_whatever_the_umask(tmp_path):
+    old = os.umask(0o077)
+    try:
+        stage = fill(tmp_path / "site")
+    finally:
+        os.umask(old)
+    files = sorted(p for p in (tmp_path / "site").rglob("*") if p.is_file())
+    assert len(files) == 201
+    assert (tmp_path / "site/a/3/10/index.html").read_text() == "page 10"
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o644 for p in files)
+    assert stage.sizes["a/3/10/index.html"] == len("page 10")
+    assert stage.sizes["manifest.json"] == len('{"pages":200}\n')
+    assert sum(stage.sizes.values()) == sum(p.stat().st_size for p in files)
+
+
+def test_a_path_written_twice_is_an_error_naming_it(tmp_path):
+    site = tmp_path / "site"
+    with pytest.raises(ZooSiteError, match=r"a/x/index\.html: written twice"):
+        with fsutil.staging(site):
+            fsutil.write_text(site / "a/x/index.html", "one")
+            fsutil.write_text(site / "a/x/index.html", "two")
+
+
+def test_unchanged_files_are_linked_from_the_previous_site_and_it_stays_intact(tmp_path):
+    fill(tmp_path / "old")
+    stage = fill(tmp_path / "new", previous=tmp_path / "old")
+    assert len(stage.reused) == 201  # nothing changed: every file is the old one, linked
+    old, new = tmp_path / "old/a/3/10/index.html", tmp_path / "new/a/3/10/index.html"
+    assert os.path.samefile(old, new)
+
+    def changed(i):
+        return "page {i}" if i % 3 else "new page {i}"
+
+    with fsutil.staging(tmp_path / "next", previous=tmp_path / "new") as stage:
+        for i in range(200):
+            page = tmp_path / "next" / "a" / str(i % 7) / str(i) / "index.html"
+            fsutil.write_text(page, changed(i).format(i=i))
+    assert len(stage.reused) == sum(1 for i in range(200) if i % 3)
+    assert (tmp_path / "next/a/0/0/index.html").read_text() == "new page 0"
+    assert not os.path.samefile(
+        tmp_path / "next/a/0/0/index.html", tmp_path / "new/a/0/0/index.html"
+    )
+    # The site being replaced is untouched, linked files included.
+    assert (tmp_path / "new/a/0/0/index.html").read_text() == "page 0"
+    assert (tmp_path / "new/a/1/1/index.html").read_text() == "page 1"
+
+
+def test_linked_media_are_placed_and_sized(tmp_path):
+    video = tmp_path / "cache" / "gameplay.mp4"
+    video.parent.mkdir()
+    video.write_bytes(b"\0" * 1234)
+    with fsutil.staging(tmp_path / "site") as stage:
+        fsutil.link_or_copy(video, tmp_path / "site/a/apex/Pong/1/final/gameplay.mp4")
+    placed = tmp_path / "site/a/apex/Pong/1/final/gameplay.mp4"
+    assert os.path.samefile(placed, video)
+    assert stage.sizes == {"a/apex/Pong/1/final/gameplay.mp4": 1234}
+
+
+def test_a_failed_write_fails_the_stage_with_its_own_error(tmp_path):
+    site = tmp_path / "site"
+    with pytest.raises(FileNotFoundError, match="no-such.mp4"):
+        with fsutil.staging(site):
+            fsutil.link_or_copy(tmp_path / "no-such.mp4", site / "a" / "gameplay.mp4")
+            for i in range(50):
+                fsutil.write_text(site / "ok" / f"{i}.html", "fine")
+    # Writes after the failure may or may not have been made; none is left half-written.
+    assert all(p.read_text() == "fine" for p in site.rglob("*.html"))
+
+
+def test_a_reused_file_is_linked_or_made_where_the_previous_site_has_none(tmp_path):
+    fill(tmp_path / "old", pages=3)
+    site = tmp_path / "new"
+    with fsutil.staging(site, previous=tmp_path / "old") as stage:
+        assert fsutil.stage_of(site) is stage and fsutil.stage_of(site / "a/x") is stage
+        for i in range(4):  # page 3 is not in the old site: it is made
+            stage.reuse(site / "a" / str(i % 7) / str(i) / "index.html", lambda: b"made")
+    assert sorted(stage.reused) == [f"a/{i}/{i}/index.html" for i in range(3)]
+    assert os.path.samefile(site / "a/2/2/index.html", tmp_path / "old/a/2/2/index.html")
+    assert (site / "a/3/3/index.html").read_bytes() == b"made"
+    assert stage.sizes["a/0/0/index.html"] == len("page 0")
