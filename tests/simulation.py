@@ -105,6 +105,6 @@ def build_site(out: Path, work: Path, count: int | None = None) -> float:
     reporter = Reporter(Console(quiet=True))
     start = time.perf_counter()
     manifest = build_manifest(config, [(e, r.media) for e, r in built], False)  # type: ignore[misc]
-    summary = BuildSummary(out=out, results=[r for _, r in built])
+    summary = BuildSummary(out=out, cache=work / "cache", results=[r for _, r in built])
     assemble(out, manifest, built, [zoo], None, False, summary, reporter)
     return time.perf_counter() - start

@@ -14,6 +14,7 @@ from zoo_site.build.summary import BuildSummary
 from zoo_site.errors import BuildFailed, Problem, ZooSiteError
 from zoo_site.fsutil import (
     Stage,
+    bytes_digest,
     dumps_json,
     empty_trash,
     file_digest,
@@ -80,7 +81,8 @@ def assemble(
                       for f, folder in staging.items()}  # fmt: skip
             _write_entries(stages[out], stages[media_out or out], built, media_base)
             _write_maps(site, media, maps or [], media_base)
-            keys = PageKeys(old=_page_keys(out))
+            index = _index_of(out, summary.cache)
+            keys = PageKeys(old=_page_keys(out, index))
             write_pages(site, manifest, robustness=robustness, keys=keys)  # manifests too
             write_text(site / ".nojekyll", "")
         for problem in pages_limits(stages[out].sizes, media_out is not None):
@@ -89,34 +91,39 @@ def assemble(
         check_strict(strict, summary, out)
         if media_out:
             swap_in_dir(staging[media_out], media_out)
-        _index_of(out).unlink(missing_ok=True)  # the old site's keys go with it
+        if index:
+            index.unlink(missing_ok=True)  # the old site's keys go with it
         swap_in_dir(site, out)
-        _save_page_keys(out, keys.new)
+        if index:
+            _save_page_keys(out, index, keys.new)
     finally:
         for folder in staging.values():
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _index_of(out: Path) -> Path:
-    """Where the keys of a site's entry pages are kept: beside it, not published."""
-    return out.with_name(f".{out.name}.pages.json")
+def _index_of(out: Path, cache: Path | None) -> Path | None:
+    """Where the keys of the entry pages of the site at `out` are kept: in the build's
+    cache (not published), one file per output folder; none without a cache."""
+    if cache is None:
+        return None
+    return cache / "pages" / f"{bytes_digest(str(out).encode())[:16]}.json"
 
 
-def _page_keys(out: Path) -> dict[str, str]:
+def _page_keys(out: Path, index: Path | None) -> dict[str, str]:
     """The keys of the entry pages of the site at `out` (site/previews.py `PageKeys`), if
     they are known and are that site's (its manifest.json is the one they were kept with);
     otherwise none, and every page is rendered."""
     try:
-        index = json.loads(_index_of(out).read_text(encoding="utf-8"))
-        if index.get("manifest") == file_digest(out / "manifest.json"):
-            return dict(index["pages"])
+        kept = json.loads(index.read_text(encoding="utf-8")) if index else {}
+        if kept.get("manifest") == file_digest(out / "manifest.json"):
+            return dict(kept["pages"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     return {}
 
 
-def _save_page_keys(out: Path, keys: dict[str, str]) -> None:
-    write_json(_index_of(out), {"manifest": file_digest(out / "manifest.json"), "pages": keys})
+def _save_page_keys(out: Path, index: Path, keys: dict[str, str]) -> None:
+    write_json(index, {"manifest": file_digest(out / "manifest.json"), "pages": keys})
 
 
 def _write_entries(site: Stage, media: Stage, built: list[tuple[Entry, EntryResult]],
