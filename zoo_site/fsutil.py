@@ -52,20 +52,25 @@ def atomic_path(target: Path, suffix: str | None = None) -> Iterator[Path]:
 class Stage:
     """A folder being filled from scratch that no one reads until it is swapped in whole
     (see `staging`). Files written under it are written in place, without a temporary
-    file and an fsync each, by a few threads in batches (making a file or a folder is a
-    kernel call of 0.1-0.3 ms on this kind of disk; threads keep both cores on it while
-    the caller computes the next files); one path is never written twice; a file whose
+    file and an fsync each, by a writer thread in batches (making a file or a folder is a
+    kernel call of 0.1-0.3 ms on this kind of disk, made while the caller computes the
+    next files; more writers only contend in the kernel, see `THREADS`); one path is
+    never written twice; a file whose
     bytes equal those of the same path in `previous` (the site being replaced) is
     hard-linked from there, which costs a tenth of making it; and each file's size is
     kept (`sizes`), so nothing walks the folder again."""
 
+    THREADS = 1
+    """Writer threads. At 25,500 entries (docs/performance.md), 4 writers took 1.4-3.3x
+    the CPU time of 1 (kernel time) and were no faster: a rebuild 9.3-12.7 s against
+    7.7-10.0 s, a first build within the disk's noise; on tmpfs 7.9 s against 6.9 s."""
     BATCH = 64
     """Operations handed to a thread at once (a hand-over costs about as much as a link)."""
     PENDING = 256 << 20
     """Bytes waiting to be written at most: the caller runs ahead of the threads (making
     the next pages while they make files) this far, and no further."""
 
-    def __init__(self, folder: Path, previous: Path | None = None, threads: int = 4):
+    def __init__(self, folder: Path, previous: Path | None = None, threads: int = THREADS):
         self.root = os.path.join(os.path.abspath(folder), "")
         self.previous = os.path.join(os.path.abspath(previous), "") if previous else None
         self.sizes: dict[str, int] = {}
@@ -150,7 +155,7 @@ class Stage:
     def _parent(self, target: str) -> None:
         parent = os.path.dirname(target)
         if parent not in self._made:
-            os.makedirs(parent, exist_ok=True)  # two threads may race here: both succeed
+            os.makedirs(parent, exist_ok=True)  # writers may race here: both succeed
             self._made.add(parent)
 
     def _reuse(self, target: str, make: Callable[[], bytes]) -> None:
