@@ -43,6 +43,21 @@ def test_a_path_written_twice_is_an_error_naming_it(tmp_path):
             fsutil.write_text(site / "a/x/index.html", "two")
 
 
+def test_the_same_path_spelt_another_way_is_still_the_same_path(tmp_path):
+    """A path made from the folder's own string is taken as it is, others are cleaned up:
+    `a/./x`, `a/b/../x` and `a//x` are all `a/x`, so writing two of them is an error."""
+    site = tmp_path / ".site.staging"  # the build's staging folder: a dot in the root
+    for other in ("a/./x", "a/b/../x", "a//x"):
+        with pytest.raises(ZooSiteError, match=r"a/x: written twice"):
+            with fsutil.staging(site) as stage:
+                stage.write(f"{stage.root}a/x", b"one")
+                stage.write(f"{stage.root}{other}", b"two")
+    with fsutil.staging(site) as stage:
+        stage.write(f"{stage.root}a/.hidden/x", b"one")
+        assert stage.holds(site) and stage.holds(f"{stage.root}a") and not stage.holds(tmp_path)
+    assert (site / "a/.hidden/x").read_bytes() == b"one"
+
+
 def test_unchanged_files_are_linked_from_the_previous_site_and_it_stays_intact(tmp_path):
     fill(tmp_path / "old")
     stage = fill(tmp_path / "new", previous=tmp_path / "old")

@@ -85,9 +85,10 @@ class Stage:
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="zoo-site-write")
         self._errors: list[BaseException] = []
 
-    def holds(self, target: Path) -> bool:
+    def holds(self, target: Path | str) -> bool:
         """Whether `target` is the folder or under it."""
-        return os.path.join(os.path.abspath(target), "").startswith(self.root)
+        return self._under(os.fspath(target)) or os.path.join(
+            os.path.abspath(target), "").startswith(self.root)  # fmt: skip
 
     def write(self, target: Path | str, data: bytes) -> None:
         """Write `data` to `target` (a path under the folder)."""
@@ -104,10 +105,15 @@ class Stage:
         self._add(self._reuse, self._path(target), make)
 
     def _path(self, target: Path | str) -> str:
-        """`target` as an absolute path; a string made from `root` is taken as it is."""
-        if isinstance(target, str) and target.startswith(self.root) and "/." not in target:
-            return target
-        return os.path.abspath(target)
+        """`target` as an absolute path; one made from `root` is taken as it is."""
+        path = os.fspath(target)
+        return path if self._under(path) else os.path.abspath(path)
+
+    def _under(self, path: str) -> bool:
+        """Whether `path` is plainly under the folder: it starts with `root` and has no
+        `.`, `..` or empty part after it (os.path.abspath need not clean it up)."""
+        rest = path[len(self.root) - 1 :]
+        return path.startswith(self.root) and "/." not in rest and "//" not in rest
 
     def finish(self) -> None:
         """Wait for every write; raise the first that failed."""

@@ -40,18 +40,22 @@ def write_entry_pages(site_dir: Path, manifest: dict, template_override: Path | 
     stage = fsutil.stage_of(site_dir)
     render_one = functools.partial(_render, _template(template_override), _context(shared))
     todo: list[tuple[str, dict[str, Any]]] = []
-    written = []
+    names = []
+    folder = os.path.join(site_dir, "")  # the stage takes strings made from its root as they are
     for name, own in previews.contexts(manifest, manifest["site"].get("base_url")):
-        written.append(site_dir / name)
+        names.append(name)
         if page_keys is not None:
             key = page_keys.new[name] = previews.page_key(shared_key, own)
             if stage is not None and page_keys.old.get(name) == key:
-                stage.reuse(site_dir / name, functools.partial(render_one, own))
+                stage.reuse(folder + name, functools.partial(render_one, own))
                 continue
         todo.append((name, own))
     for name, html in _rendered(todo, template_override, shared, render_one):
-        fsutil.write_bytes(site_dir / name, html)
-    return written
+        if stage is not None:
+            stage.write(folder + name, html)
+        else:
+            fsutil.write_bytes(site_dir / name, html)
+    return [site_dir / name for name in names]
 
 
 def _rendered(todo: list[tuple[str, dict[str, Any]]], template_override: Path | None,

@@ -119,10 +119,11 @@ def contexts(manifest: dict, base: str | None) -> Iterator[tuple[str, dict[str, 
     """(file, template context) of every entry's page."""
     algos = {a["id"]: a["label"] for a in manifest["algos"]}
     tags = {t["id"]: t["label"] for t in manifest["tags"]}
+    quoted: dict[str, str] = {}  # a zoo has few names and many entries
     for entry in manifest["entries"]:
         title, description = describe(entry, algos.get(entry["algo"], entry["algo"]),
                                       tags.get(entry["tag"], entry["tag"]))  # fmt: skip
-        query = "&".join(f"{k}={quote(str(entry[k]), safe='')}"
+        query = "&".join(f"{k}={_quote(str(entry[k]), quoted)}"
                          for k in ("algo", "game", "run", "tag"))  # fmt: skip
         poster = entry["poster"]
         yield file_of(entry), {
@@ -132,6 +133,12 @@ def contexts(manifest: dict, base: str | None) -> Iterator[tuple[str, dict[str, 
             "canonical": urljoin(base, page_dir(entry)) if base else None,
             "image": (poster if "://" in poster else urljoin(base, poster)) if base else None,
         }  # fmt: skip
+
+
+def _quote(name: str, done: dict[str, str]) -> str:
+    if name not in done:
+        done[name] = quote(name, safe="")
+    return done[name]
 
 
 def sitemap(base: str, manifest: dict, pages: list[str]) -> str:
