@@ -20,7 +20,7 @@ from pathlib import Path
 THREADS = 4
 """Threads making the files: the floor is the fastest this disk goes. With bare calls, 4
 threads made the 25,500-entry tree in 19-22 s against 29-35 s for 1 (a slow hour; the
-relinked tree 9-11 s either way); zoo_site.fsutil.Stage, which does Python work between
+relinked tree 9-11 s either way); zoo_site.stage.Stage, which does Python work between
 the calls, uses 1 (see its THREADS)."""
 
 

@@ -21,7 +21,8 @@ from frontend_fixtures import (
 from manifests import validate_site
 
 from zoo_site.site import charts
-from zoo_site.site.pages import protocol_short, steps_label, write_pages
+from zoo_site.site.pages import write_pages
+from zoo_site.site.templating import protocol_short, steps_label
 
 ROOT = Path(__file__).resolve().parents[1]
 SVG = "{http://www.w3.org/2000/svg}"

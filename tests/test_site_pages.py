@@ -17,8 +17,9 @@ from manifests import validate_site
 
 from zoo_site.fsutil import file_digest
 from zoo_site.resources import site_src_dir
-from zoo_site.site.pages import format_number, write_pages
+from zoo_site.site.pages import write_pages
 from zoo_site.site.serve import make_server, parse_range
+from zoo_site.site.templating import format_number
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ("index.html", "video.html", "video2.html", "grid.html", "404.html")

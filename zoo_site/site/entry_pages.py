@@ -22,6 +22,7 @@ import jinja2
 from zoo_site import fsutil
 from zoo_site.errors import ZooSiteError
 from zoo_site.site import previews
+from zoo_site.site.templating import make_environment
 
 IN_PROCESSES_FROM = 2_000
 """Render in worker processes from this many pages (a worker starts in about 0.3 s)."""
@@ -78,8 +79,6 @@ def _rendered(todo: list[tuple[str, dict[str, Any]]], template_override: Path | 
 
 
 def _template(template_override: Path | None) -> jinja2.Template:
-    from zoo_site.site.pages import make_environment
-
     return make_environment(template_override).get_template("entry.html")
 
 

@@ -9,14 +9,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import jinja2
-
 from zoo_site import __version__, fsutil
-from zoo_site.resources import site_src_dir, templates_dir
+from zoo_site.resources import site_src_dir
 from zoo_site.site import charts, previews
 from zoo_site.site import robustness as noise
 from zoo_site.site.entry_pages import write_entry_pages
 from zoo_site.site.manifest import card_file, cards_of, shard_of, split_manifest
+from zoo_site.site.templating import make_environment
 
 PAGES = ("index.html", "video.html", "video2.html", "grid.html", "map.html", "404.html")
 ASSETS = "assets"
@@ -37,7 +36,7 @@ def write_pages(
     the pages, and, with `robustness` (game -> its evaluated entries,
     `site.robustness.game_data`), a robustness page and its data per game. With `keys`,
     every entry page's key goes to `keys.new`, and a page whose key is in `keys.old` is
-    linked from the site being replaced (`site_dir` is then a `fsutil.Stage` with the
+    linked from the site being replaced (`site_dir` is then a `stage.Stage` with the
     previous site). Return the paths written."""
     site_dir = Path(site_dir)
     assets = copy_assets(site_src_dir(), site_dir / ASSETS)
@@ -109,25 +108,6 @@ def write_previews(site_dir: Path, manifest: dict) -> list[Path]:
         fsutil.write_text(site_dir / "sitemap.xml", previews.sitemap(base, manifest, pages))
         written.append(site_dir / "sitemap.xml")
     return written
-
-
-def make_environment(template_override: Path | None = None) -> jinja2.Environment:
-    loaders = [jinja2.FileSystemLoader(templates_dir())]
-    if template_override is not None:
-        loaders.insert(0, jinja2.FileSystemLoader(template_override))
-    env = jinja2.Environment(
-        loader=jinja2.ChoiceLoader(loaders),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        auto_reload=False,  # one build renders 25,500 entry pages: no stat of the templates each
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["num"] = format_number
-    env.filters["protocol_short"] = protocol_short
-    env.filters["steps"] = steps_label
-    return env
 
 
 def page_context(manifest: dict, asset: Callable[[str], str]) -> dict[str, Any]:
@@ -247,19 +227,3 @@ def _training(manifest: dict, game: str, entries: list[dict], labels: dict) -> l
         out.append(charts.training_chart(curve, algo_labels.get(curve["algo"], curve["algo"]),
                                          tagged, labels))  # fmt: skip
     return out
-
-
-def format_number(x: float) -> str:
-    """1234.0 -> '1,234'; 12.5 -> '12.5' (at most two decimals, like the viewer's JS)."""
-    return f"{x:,.2f}".rstrip("0").rstrip(".")
-
-
-def protocol_short(protocol: dict | None) -> str:
-    """The protocol's label up to its first ':' ('modern: sticky actions…' -> 'modern');
-    '' when there is none."""
-    return protocol["label"].split(":")[0].strip() if protocol else ""
-
-
-def steps_label(step: int) -> str:
-    """50000000 -> '50M agent steps' (one agent step is 4 frames in Atari)."""
-    return f"{charts.short_steps(step)} agent steps"

@@ -22,6 +22,7 @@ from urllib.parse import quote, urljoin
 from xml.sax.saxutils import escape
 
 from zoo_site.site.manifest import ENTRY_FOLDER as FOLDER
+from zoo_site.site.templating import format_number
 
 ROOT = "../../../../../"
 """From an entry page back to the site's root."""
@@ -100,19 +101,15 @@ def describe(entry: dict, algo: str, tag: str) -> tuple[str, str]:
     parts = [f"{entry['frames']} steps of gameplay"]
     if returns:
         n = len(returns)
-        parts.append(f"mean episode return {_num(sum(returns) / n)} over {n} episode"
+        parts.append(f"mean episode return {format_number(sum(returns) / n)} over {n} episode"
                      + ("s" if n != 1 else ""))  # fmt: skip
     elif entry.get("score") is not None:
-        parts.append(f"score {_num(entry['score'])}")
+        parts.append(f"score {format_number(entry['score'])}")
     if entry.get("activations"):
         parts.append("with its network's activations")
     if entry.get("saliency"):
         parts.append("saliency maps")
     return title, "; ".join(parts) + "."
-
-
-def _num(x: float) -> str:
-    return f"{x:,.2f}".rstrip("0").rstrip(".")
 
 
 def contexts(manifest: dict, base: str | None) -> Iterator[tuple[str, dict[str, Any]]]:
