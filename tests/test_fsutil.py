@@ -115,3 +115,35 @@ def test_a_reused_file_is_linked_or_made_where_the_previous_site_has_none(tmp_pa
     assert os.path.samefile(site / "a/2/2/index.html", tmp_path / "old/a/2/2/index.html")
     assert (site / "a/3/3/index.html").read_bytes() == b"made"
     assert stage.sizes["a/0/0/index.html"] == len("page 0")
+
+
+def test_files_put_by_another_process_are_kept_like_the_stages_own(tmp_path):
+    """A worker process writes into the stage with `put` (site/entry_pages.py): its folder
+    is made if need be, an unchanged file is linked from the previous site, a path written
+    twice is still an error naming it, and `record` keeps what it did."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from zoo_site.stage import put
+
+    fill(tmp_path / "old", pages=2)
+    site = tmp_path / "new"
+    with fsutil.staging(site, previous=tmp_path / "old") as stage:
+        where = (stage.root, stage.previous)
+        jobs = [("a/0/0/index.html", b"page 0"), ("a/1/1/index.html", b"changed"),
+                ("b/new/index.html", b"new")]  # fmt: skip
+        with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(put, *where, rel, data) for rel, data in jobs]
+            done = [f.result() for f in futures]
+            for (rel, data), reused in zip(jobs, done, strict=True):
+                stage.record(rel, len(data), reused)
+            with pytest.raises(ZooSiteError, match=r"b/new/index\.html: written twice"):
+                pool.submit(put, *where, "b/new/index.html", b"again").result()
+    assert done == [True, False, False]
+    assert stage.reused == ["a/0/0/index.html"]
+    assert os.path.samefile(site / "a/0/0/index.html", tmp_path / "old/a/0/0/index.html")
+    assert (site / "a/1/1/index.html").read_bytes() == b"changed"
+    assert (tmp_path / "old/a/1/1/index.html").read_text() == "page 1"
+    assert (site / "b/new/index.html").read_bytes() == b"new"
+    assert stat.S_IMODE((site / "b/new/index.html").stat().st_mode) == 0o644
+    assert stage.sizes == {"a/0/0/index.html": 6, "a/1/1/index.html": 7, "b/new/index.html": 3}

@@ -15,7 +15,7 @@ import pytest
 from frontend_fixtures import build_fake_site, fake_manifest
 from manifests import validate_site
 
-from zoo_site.fsutil import file_digest
+from zoo_site.fsutil import file_digest, staging
 from zoo_site.resources import site_src_dir
 from zoo_site.site.pages import write_pages
 from zoo_site.site.serve import make_server, parse_range
@@ -212,6 +212,12 @@ def test_entry_pages_from_worker_processes_equal_those_rendered_here(tmp_path, m
     for a, b in zip(here, workers, strict=True):
         assert a.relative_to(tmp_path / "here") == b.relative_to(tmp_path / "workers")
         assert a.read_bytes() == b.read_bytes(), a
+    # In a build the workers write the pages into the staged site themselves.
+    with staging(tmp_path / "staged") as stage:
+        staged = write_pages(tmp_path / "staged", manifest)
+    for a, b in zip(here, staged, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a
+        assert stage.sizes[b.relative_to(tmp_path / "staged").as_posix()] == b.stat().st_size
     override = tmp_path / "templates"
     override.mkdir()
     (override / "entry.html").write_text("{{ entries[0].id }}")  # not an entry page's value

@@ -150,20 +150,13 @@ class Stage:
     def _write(self, target: str, data: bytes) -> None:
         rel = target[len(self.root) :]
         self._parent(target)
-        if self.previous and _same_bytes(self.previous + rel, data):
-            os.link(self.previous + rel, target)
+        self.record(rel, len(data), put(self.root, self.previous, rel, data))
+
+    def record(self, rel: str, size: int, reused: bool) -> None:
+        """Note a file that `put` wrote into the folder from elsewhere (a worker process)."""
+        self.sizes[rel] = size
+        if reused:
             self.reused.append(rel)
-        else:
-            try:
-                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            except FileExistsError:
-                raise ZooSiteError(f"{rel}: written twice in one build") from None
-            try:
-                os.fchmod(fd, 0o644)  # whatever the umask: a site is world-readable
-                _write_all(fd, data)
-            finally:
-                os.close(fd)
-        self.sizes[rel] = len(data)
 
     def _link(self, src: str, target: str) -> None:
         self._parent(target)
@@ -178,6 +171,38 @@ class Stage:
         if stat.S_IMODE(st.st_mode) != 0o644:
             os.chmod(target, 0o644)
         self.sizes[target[len(self.root) :]] = st.st_size
+
+
+def put(root: str, previous: str | None, rel: str, data: bytes) -> bool:
+    """Write `data` to `root + rel` (its folder made if need be), or hard-link the same
+    path of `previous` when that holds the same bytes; return whether it was linked. A
+    `Stage`'s writes, callable in another process (site/entry_pages.py's workers): what it
+    needs is strings, and `Stage.record` takes what it did."""
+    target = root + rel
+    if previous and _same_bytes(previous + rel, data):
+        _in_folder(target, lambda: os.link(previous + rel, target))
+        return True
+    try:
+        fd = _in_folder(target, lambda: os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                                                0o644))  # fmt: skip
+    except FileExistsError:
+        raise ZooSiteError(f"{rel}: written twice in one build") from None
+    try:
+        os.fchmod(fd, 0o644)  # whatever the umask: a site is world-readable
+        _write_all(fd, data)
+    finally:
+        os.close(fd)
+    return False
+
+
+def _in_folder(target: str, make: Callable[[], Any]) -> Any:
+    """`make()`, which makes `target`; its folder made first if it is missing (no extra
+    call where it is there, as it nearly always is)."""
+    try:
+        return make()
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+    return make()
 
 
 def _same_bytes(path: str, data: bytes) -> bool:

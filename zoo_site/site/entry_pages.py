@@ -5,14 +5,16 @@ A zoo of 25,500 entries has 25,500 of them. A rebuild links each page whose key 
 change from the site it replaces (previews.PageKeys); the pages left to render are
 rendered by a few worker processes when there are many, so Jinja2's time (0.1-0.25 ms a
 page) is spread over the cores instead of holding the one interpreter lock that the
-build's file-writing threads also need."""
+build's file-writing threads also need; in a build, the workers write their pages into the
+staged site too (stage.put), so 25,500 pages' bytes neither travel back nor queue behind
+the writer thread's media links and entry.json files."""
 
 from __future__ import annotations
 
 import functools
 import multiprocessing
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from zoo_site import fsutil
 from zoo_site.errors import ZooSiteError
 from zoo_site.site import previews
 from zoo_site.site.templating import make_environment
+from zoo_site.stage import put
 
 IN_PROCESSES_FROM = 2_000
 """Render in worker processes from this many pages (a worker starts in about 0.3 s)."""
@@ -51,31 +54,58 @@ def write_entry_pages(site_dir: Path, manifest: dict, template_override: Path | 
                 stage.reuse(folder + name, functools.partial(render_one, own))
                 continue
         todo.append((name, own))
-    for name, html in _rendered(todo, template_override, shared, render_one):
-        if stage is not None:
-            stage.write(folder + name, html)
-        else:
-            fsutil.write_bytes(site_dir / name, html)
+    if stage is not None and _in_processes(todo):
+        # the workers write the pages too: their bytes need not come back to this process
+        # and wait for its writer thread
+        rel = folder[len(stage.root) :]
+        job = functools.partial(_write_chunk, template_override, shared,
+                                (stage.root, stage.previous))  # fmt: skip
+        for done in _pool_map(job, [[(rel + name, own) for name, own in c]
+                                    for c in _chunks(todo)]):  # fmt: skip
+            for args in done:
+                stage.record(*args)
+    else:
+        for name, html in _rendered(todo, template_override, shared, render_one):
+            if stage is not None:
+                stage.write(folder + name, html)
+            else:
+                fsutil.write_bytes(site_dir / name, html)
     return [site_dir / name for name in names]
+
+
+def _in_processes(todo: list[tuple[str, dict[str, Any]]]) -> bool:
+    return len(todo) >= IN_PROCESSES_FROM and _workers() >= 2
+
+
+def _workers() -> int:
+    return min(4, len(os.sched_getaffinity(0)))
+
+
+def _chunks(todo: list[tuple[str, dict[str, Any]]]) -> list[list[tuple[str, dict[str, Any]]]]:
+    return [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
+
+
+def _pool_map(job: Callable[[Any], Any], chunks: list[Any]) -> Iterator[Any]:
+    """`job` of each chunk, in order, in worker processes."""
+    # spawn, not fork: the build's writer threads are running
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(_workers(), mp_context=context) as pool:
+        yield from pool.map(job, chunks)
 
 
 def _rendered(todo: list[tuple[str, dict[str, Any]]], template_override: Path | None,
               shared: dict[str, Any], render_one: functools.partial[bytes],
               ) -> Iterator[tuple[str, bytes]]:  # fmt: skip
     """(file, HTML) of each page to render, in order: here, or in worker processes."""
-    workers = min(4, len(os.sched_getaffinity(0)))
-    if len(todo) < IN_PROCESSES_FROM or workers < 2:
+    if not _in_processes(todo):
         for name, own in todo:
             yield name, render_one(own)
         return
-    chunks = [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
-    # spawn, not fork: the build's writer threads are running
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        job = functools.partial(_render_chunk, template_override, shared)
-        for chunk, pages in zip(chunks, pool.map(job, [[o for _, o in c] for c in chunks]),
-                                strict=True):  # fmt: skip
-            yield from zip([name for name, _ in chunk], pages, strict=True)
+    chunks = _chunks(todo)
+    job = functools.partial(_render_chunk, template_override, shared)
+    for chunk, pages in zip(chunks, _pool_map(job, [[o for _, o in c] for c in chunks]),
+                            strict=True):  # fmt: skip
+        yield from zip([name for name, _ in chunk], pages, strict=True)
 
 
 def _template(template_override: Path | None) -> jinja2.Template:
@@ -94,10 +124,28 @@ def _context(shared: dict[str, Any]) -> dict[str, Any]:
 def _render_chunk(template_override: Path | None, shared: dict[str, Any],
                   owns: list[dict[str, Any]]) -> list[bytes]:  # fmt: skip
     """In a worker process: the pages of these entries."""
+    template, context = _in_worker(template_override), _context(shared)
+    return [_render(template, context, own) for own in owns]
+
+
+def _in_worker(template_override: Path | None) -> jinja2.Template:
+    """The template, loaded once in each worker process."""
     if template_override not in _WORKER_TEMPLATES:
         _WORKER_TEMPLATES[template_override] = _template(template_override)
-    template, context = _WORKER_TEMPLATES[template_override], _context(shared)
-    return [_render(template, context, own) for own in owns]
+    return _WORKER_TEMPLATES[template_override]
+
+
+def _write_chunk(template_override: Path | None, shared: dict[str, Any],
+                 stage: tuple[str, str | None], pages: list[tuple[str, dict[str, Any]]],
+                 ) -> list[tuple[str, int, bool]]:  # fmt: skip
+    """In a worker process: render these pages (path relative to the stage, own context)
+    and write them into the stage (`root`, `previous`); what `Stage.record` takes of each."""
+    template, context = _in_worker(template_override), _context(shared)
+    done = []
+    for rel, own in pages:
+        html = _render(template, context, own)
+        done.append((rel, len(html), put(*stage, rel, html)))
+    return done
 
 
 def _render(template: jinja2.Template, shared: dict[str, Any], own: dict[str, Any]) -> bytes:
