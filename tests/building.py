@@ -5,6 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+LIGHT_ANALYSES = (
+    "[saliency]\nevery = 10\n[robustness]\nlevels = [0.0, 0.1]\nepisodes = 1\nmax_steps = 30\n"
+)
+"""A zoo-site.toml's analyses at a test's size: saliency, the noise evaluation and the map of
+states stay on (each source's networks go through them) but cost seconds, not the minutes
+of their defaults (5 noise levels x 3 episodes of up to 2,500 steps, saliency of every 5th
+step)."""
+
 
 def build_zoo(zoo: Path, home: Path, cache: Path, tables: str, steps: int = 12, top: str = "",
               args: tuple[str, ...] = ()) -> tuple[Path, dict[str, str]]:  # fmt: skip

@@ -11,6 +11,7 @@ import jsonschema
 import numpy as np
 import pytest
 from atari_agents_fixtures import torch_q_values, write_agent, write_checkpoint
+from building import LIGHT_ANALYSES
 from manifests import validate_site
 from typer.testing import CliRunner
 
@@ -39,7 +40,8 @@ def make_release(root: Path) -> tuple[Path, dict]:
     (bad / "model_6.gz").write_bytes(b"not a gzip file at all")
     write_agent(bad / "model_7.gz", BREAKOUT)  # a Breakout head in a Pong folder
     write_checkpoint(bad / "model_8.gz", None, other={"x": 1})  # no estimator_state
-    (root / "zoo-site.toml").write_text(f"title = 'atari-agents'\n[rollout]\nsteps = {STEPS}\n")
+    (root / "zoo-site.toml").write_text(f"title = 'atari-agents'\n[rollout]\nsteps = {STEPS}\n"
+                                        + LIGHT_ANALYSES)  # fmt: skip
     return root, nets
 
 

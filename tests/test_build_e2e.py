@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
+from building import LIGHT_ANALYSES
 from conftest import TEST_STEPS
 from manifests import validate_site
 from mediacheck import decode, keyframes, top_level
@@ -245,7 +246,7 @@ def test_model_without_rollout_is_played_once_into_the_cache(tmp_path, demo_zoo)
     game = zoo / "dqn" / "PongNoFrameskip-v4"
     game.mkdir(parents=True)
     shutil.copy(demo_zoo / "dqn" / "PongNoFrameskip-v4" / "model2_final.pb", game / "model7.pb")
-    (zoo / "zoo-site.toml").write_text("[rollout]\nsteps = 30\nseed = 3\n")
+    (zoo / "zoo-site.toml").write_text("[rollout]\nsteps = 30\nseed = 3\n" + LIGHT_ANALYSES)
     out = tmp_path / "site"
     result = run_build("--zoo", str(zoo), "--out", str(out))
     assert result.exit_code == 0, result.output

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from building import LIGHT_ANALYSES
 from typer.testing import CliRunner
 
 from zoo_site.errors import EntryError
@@ -572,7 +573,8 @@ def built(tf, tmp_path_factory):
     broken = write_checkpoint(tf, zoo / "dqn/Pong/2", 5, seed=14, slots=False)
     shard = broken.index.with_name("tf_ckpt-5" + SHARD)
     shard.write_bytes(shard.read_bytes()[:1000])  # an interrupted download
-    (zoo / "zoo-site.toml").write_text(f"title = 'Dopamine'\n[rollout]\nsteps = {STEPS}\n")
+    (zoo / "zoo-site.toml").write_text(f"title = 'Dopamine'\n[rollout]\nsteps = {STEPS}\n"
+                                       + LIGHT_ANALYSES)  # fmt: skip
     out, cache = root / "site", root / "cache"
     args = ["build", "--zoo", str(zoo), "--out", str(out), "--cache-dir", str(cache), "-j", "2"]
     from zoo_site.cli import app

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from atari_agents_fixtures import write_agent
+from building import LIGHT_ANALYSES
 from typer.testing import CliRunner
 
 from zoo_site.cli import app
@@ -101,7 +102,7 @@ def test_one_site_from_the_atari_model_zoo_and_atari_agents(tmp_path, demo_zoo):
     agents = tmp_path / "agents"
     write_agent(agents / "models/DQN_modern/Pong/0/model_50000000.gz", 6)
     config = tmp_path / "zoo-site.toml"
-    config.write_text("[rollout]\nsteps = 20\n")
+    config.write_text("[rollout]\nsteps = 20\n" + LIGHT_ANALYSES)
     out = tmp_path / "site"
     args = ["build", "--zoo", str(tmp_path / "zoo"), "--zoo", str(agents), "--config",
             str(config), "--out", str(out), "--cache-dir", str(tmp_path / "cache")]  # fmt: skip
