@@ -102,7 +102,9 @@ def a2c_zoo(tmp_path_factory) -> Path:
 
 
 def build(zoo: Path, home: Path, cache: Path, saliency: str) -> tuple[Path, dict]:
-    return build_zoo(zoo, home, cache, f"[saliency]\n{saliency}", steps=STEPS)
+    # The noise evaluation and the map of states are not what these tests are about.
+    off = '[robustness]\nlevels = []\n[states]\nmethod = "off"\n'
+    return build_zoo(zoo, home, cache, f"{off}[saliency]\n{saliency}", steps=STEPS)
 
 
 def test_value_head_maps_value_file_and_cache_key(a2c_zoo, tmp_path):
