@@ -10,6 +10,7 @@ import pytest
 
 from zoo_site import fsutil
 from zoo_site.errors import ZooSiteError
+from zoo_site.fsutil import bytes_digest
 
 
 def fill(folder, previous=None, pages=200, text="page {i}"):
@@ -129,17 +130,18 @@ def test_files_put_by_another_process_are_kept_like_the_stages_own(tmp_path):
     fill(tmp_path / "old", pages=2)
     site = tmp_path / "new"
     with fsutil.staging(site, previous=tmp_path / "old") as stage:
-        where = (stage.root, stage.previous)
+        where = (stage.root, stage.previous, None)
         jobs = [("a/0/0/index.html", b"page 0"), ("a/1/1/index.html", b"changed"),
                 ("b/new/index.html", b"new")]  # fmt: skip
         with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(put, *where, rel, data) for rel, data in jobs]
+            futures = [pool.submit(put, where, rel, data) for rel, data in jobs]
             done = [f.result() for f in futures]
-            for (rel, data), reused in zip(jobs, done, strict=True):
-                stage.record(rel, len(data), reused)
+            for (rel, _), args in zip(jobs, done, strict=True):
+                stage.record(rel, *args)
             with pytest.raises(ZooSiteError, match=r"b/new/index\.html: written twice"):
-                pool.submit(put, *where, "b/new/index.html", b"again").result()
-    assert done == [True, False, False]
+                pool.submit(put, where, "b/new/index.html", b"again").result()
+    assert [reused for _, reused, _ in done] == [True, False, False]
+    assert stage.digests["b/new/index.html"] == bytes_digest(b"new")
     assert stage.reused == ["a/0/0/index.html"]
     assert os.path.samefile(site / "a/0/0/index.html", tmp_path / "old/a/0/0/index.html")
     assert (site / "a/1/1/index.html").read_bytes() == b"changed"
@@ -147,3 +149,30 @@ def test_files_put_by_another_process_are_kept_like_the_stages_own(tmp_path):
     assert (site / "b/new/index.html").read_bytes() == b"new"
     assert stat.S_IMODE((site / "b/new/index.html").stat().st_mode) == 0o644
     assert stage.sizes == {"a/0/0/index.html": 6, "a/1/1/index.html": 7, "b/new/index.html": 3}
+
+
+def test_known_digests_spare_reading_the_previous_site(tmp_path, monkeypatch):
+    """With the digests the previous build kept (`known`), a file is linked or written
+    without reading the old one; the new digests are kept for the next build."""
+    from zoo_site import stage as staged
+
+    old = fill(tmp_path / "old", pages=3)
+    assert old.digests["a/1/1/index.html"] == bytes_digest(b"page 1")
+
+    def no_reads(path, data):
+        raise AssertionError(f"{path} was read")
+
+    monkeypatch.setattr(staged, "_same_bytes", no_reads)
+    known = {**old.digests, "a/2/2/index.html": "0" * 32}  # as if it had changed since
+    site = tmp_path / "new"
+    with fsutil.staging(site, previous=tmp_path / "old", known=known) as stage:
+        for i in range(3):
+            fsutil.write_text(site / "a" / str(i) / str(i) / "index.html", f"page {i}")
+        fsutil.write_text(site / "manifest.json", "changed")
+    assert sorted(stage.reused) == ["a/0/0/index.html", "a/1/1/index.html"]
+    assert os.path.samefile(site / "a/1/1/index.html", tmp_path / "old/a/1/1/index.html")
+    assert not os.path.samefile(site / "a/2/2/index.html", tmp_path / "old/a/2/2/index.html")
+    assert (site / "a/2/2/index.html").read_text() == "page 2"
+    assert (site / "manifest.json").read_text() == "changed"
+    pages = {f"a/{i}/{i}/index.html": bytes_digest(f"page {i}".encode()) for i in range(3)}
+    assert stage.digests == {**pages, "manifest.json": bytes_digest(b"changed")}

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo_site.stage import Stage as Stage  # the staged writes: zoo_site/stage.py
+from zoo_site.stage import digest
 from zoo_site.stage import stage_of as stage_of
 from zoo_site.stage import staging as staging
 
@@ -72,9 +73,8 @@ def write_json(target: Path, obj: Any) -> None:
     write_text(target, dumps_json(obj))
 
 
-def bytes_digest(data: bytes) -> str:
-    """What `file_digest` gives for a file holding `data`."""
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+bytes_digest = digest
+"""What `file_digest` gives for a file holding `data` (the stage's digest of what it writes)."""
 
 
 def file_digest(path: Path, chunk: int = 1 << 20) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import os
 import shutil
 import stat
@@ -39,9 +40,17 @@ class Stage:
     """Bytes waiting to be written at most: the caller runs ahead of the threads (making
     the next pages while they make files) this far, and no further."""
 
-    def __init__(self, folder: Path, previous: Path | None = None, threads: int = THREADS):
+    def __init__(self, folder: Path, previous: Path | None = None, threads: int = THREADS,
+                 known: dict[str, str] | None = None):  # fmt: skip
         self.root = os.path.join(os.path.abspath(folder), "")
         self.previous = os.path.join(os.path.abspath(previous), "") if previous else None
+        self.known = known if previous and known else {}
+        """The digests (`digest`) of `previous`'s files, by relative path, as the build that
+        made it kept them: a file whose new bytes have the same digest is linked without
+        reading the old one, one whose digest differs is written without reading it."""
+        self.digests: dict[str, str] = {}
+        """The digest of each file written here (not of media linked in), for the next
+        build's `known`."""
         self.sizes: dict[str, int] = {}
         """Each file's size, by its path relative to the folder."""
         self.reused: list[str] = []
@@ -130,7 +139,12 @@ class Stage:
     def _parent(self, target: str) -> None:
         parent = os.path.dirname(target)
         if parent not in self._made:
-            os.makedirs(parent, exist_ok=True)  # writers may race here: both succeed
+            try:
+                os.mkdir(parent)  # one call where its own parent is there, as it mostly is
+            except FileExistsError:  # made by a worker process (put)
+                pass
+            except FileNotFoundError:
+                os.makedirs(parent, exist_ok=True)  # writers may race here: both succeed
             self._made.add(parent)
 
     def _reuse(self, target: str, make: Callable[[], bytes]) -> None:
@@ -144,17 +158,20 @@ class Stage:
             else:
                 self.reused.append(rel)
                 self.sizes[rel] = os.stat(target).st_size
+                if rel in self.known:  # the same file: the next build knows it too
+                    self.digests[rel] = self.known[rel]
                 return
         self._write(target, make())
 
     def _write(self, target: str, data: bytes) -> None:
         rel = target[len(self.root) :]
         self._parent(target)
-        self.record(rel, len(data), put(self.root, self.previous, rel, data))
+        self.record(rel, *put((self.root, self.previous, self.known.get(rel)), rel, data))
 
-    def record(self, rel: str, size: int, reused: bool) -> None:
-        """Note a file that `put` wrote into the folder from elsewhere (a worker process)."""
+    def record(self, rel: str, size: int, reused: bool, digest: str) -> None:
+        """Note a file that `put` wrote into the folder (here or in a worker process)."""
         self.sizes[rel] = size
+        self.digests[rel] = digest
         if reused:
             self.reused.append(rel)
 
@@ -173,15 +190,26 @@ class Stage:
         self.sizes[target[len(self.root) :]] = st.st_size
 
 
-def put(root: str, previous: str | None, rel: str, data: bytes) -> bool:
+def digest(data: bytes) -> str:
+    """A file's digest as the stage keeps it (fsutil.bytes_digest's)."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def put(where: tuple[str, str | None, str | None], rel: str, data: bytes,
+        ) -> tuple[int, bool, str]:  # fmt: skip
     """Write `data` to `root + rel` (its folder made if need be), or hard-link the same
-    path of `previous` when that holds the same bytes; return whether it was linked. A
-    `Stage`'s writes, callable in another process (site/entry_pages.py's workers): what it
-    needs is strings, and `Stage.record` takes what it did."""
-    target = root + rel
-    if previous and _same_bytes(previous + rel, data):
-        _in_folder(target, lambda: os.link(previous + rel, target))
-        return True
+    path of `previous` when that holds the same bytes: `where` is (root, previous, the
+    digest the stage knows of previous's file or None; with it, the old file is not read).
+    Return (size, whether it was linked, digest), what `Stage.record` takes. A `Stage`'s
+    writes, callable in another process (site/entry_pages.py's workers)."""
+    root, previous, known = where
+    target, new = root + rel, digest(data)
+    if previous and (new == known if known else _same_bytes(previous + rel, data)):
+        try:
+            _in_folder(target, lambda: os.link(previous + rel, target))
+            return len(data), True, new
+        except FileNotFoundError:  # the old site lost it since: made afresh
+            pass
     try:
         fd = _in_folder(target, lambda: os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
                                                 0o644))  # fmt: skip
@@ -192,7 +220,7 @@ def put(root: str, previous: str | None, rel: str, data: bytes) -> bool:
         _write_all(fd, data)
     finally:
         os.close(fd)
-    return False
+    return len(data), False, new
 
 
 def _in_folder(target: str, make: Callable[[], Any]) -> Any:
@@ -226,12 +254,14 @@ _STAGES: list[Stage] = []
 
 
 @contextlib.contextmanager
-def staging(folder: Path, previous: Path | None = None) -> Iterator[Stage]:
+def staging(folder: Path, previous: Path | None = None,
+            known: dict[str, str] | None = None) -> Iterator[Stage]:  # fmt: skip
     """Fill `folder` as a `Stage` (fast writes, files unchanged since `previous` linked
     from it); on leaving, wait for every write and sync the filesystem once (before any
     swap). A site of 25,500 entries writes ~51,000 files: an fsync each took 139 s of a
     172 s build here."""
-    stage = Stage(Path(folder), previous if previous and Path(previous).is_dir() else None)
+    stage = Stage(Path(folder), previous if previous and Path(previous).is_dir() else None,
+                  known=known)  # fmt: skip
     _STAGES.append(stage)
     try:
         yield stage

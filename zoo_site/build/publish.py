@@ -74,15 +74,17 @@ def assemble(
     for folder in staging.values():
         shutil.rmtree(folder, ignore_errors=True)
     site, media = staging[out], staging[media_out] if media_out else staging[out]
+    index = _index_of(out, summary.cache)
+    kept = _kept(out, index)
+    keys = PageKeys(old=kept.get("pages", {}))
     try:
         with contextlib.ExitStack() as stack:  # every folder filled, then synced once
             # unchanged files are linked from the site being replaced
-            stages = {f: stack.enter_context(staged_writes(folder, previous=f))
+            known = {out: kept.get("files")}  # the media folder's files are links
+            stages = {f: stack.enter_context(staged_writes(folder, previous=f, known=known.get(f)))
                       for f, folder in staging.items()}  # fmt: skip
             _write_entries(stages[out], stages[media_out or out], built, media_base)
             _write_maps(site, media, maps or [], media_base)
-            index = _index_of(out, summary.cache)
-            keys = PageKeys(old=_page_keys(out, index))
             write_pages(site, manifest, robustness=robustness, keys=keys)  # manifests too
             write_text(site / ".nojekyll", "")
         for problem in pages_limits(stages[out].sizes, media_out is not None):
@@ -95,35 +97,33 @@ def assemble(
             index.unlink(missing_ok=True)  # the old site's keys go with it
         swap_in_dir(site, out)
         if index:
-            _save_page_keys(out, index, keys.new)
+            write_json(index, {"manifest": stages[out].digests.get("manifest.json"),
+                               "pages": keys.new, "files": stages[out].digests})  # fmt: skip
     finally:
         for folder in staging.values():
             shutil.rmtree(folder, ignore_errors=True)
 
 
 def _index_of(out: Path, cache: Path | None) -> Path | None:
-    """Where the keys of the entry pages of the site at `out` are kept: in the build's
-    cache (not published), one file per output folder; none without a cache."""
+    """Where what the build knows of the site at `out` is kept: in the build's cache (not
+    published), one file per output folder; none without a cache."""
     if cache is None:
         return None
     return cache / "pages" / f"{bytes_digest(str(out).encode())[:16]}.json"
 
 
-def _page_keys(out: Path, index: Path | None) -> dict[str, str]:
-    """The keys of the entry pages of the site at `out` (site/previews.py `PageKeys`), if
-    they are known and are that site's (its manifest.json is the one they were kept with);
-    otherwise none, and every page is rendered."""
+def _kept(out: Path, index: Path | None) -> dict:
+    """What the build that made the site at `out` kept of it: `pages`, its entry pages'
+    keys (site/previews.py `PageKeys`), and `files`, the digests of the files it wrote
+    (stage.Stage `known`), if they are that site's (its manifest.json is the one they were
+    kept with); otherwise nothing, and every page is rendered and every file compared."""
     try:
         kept = json.loads(index.read_text(encoding="utf-8")) if index else {}
         if kept.get("manifest") == file_digest(out / "manifest.json"):
-            return dict(kept["pages"])
+            return {"pages": dict(kept["pages"]), "files": dict(kept["files"])}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     return {}
-
-
-def _save_page_keys(out: Path, index: Path, keys: dict[str, str]) -> None:
-    write_json(index, {"manifest": file_digest(out / "manifest.json"), "pages": keys})
 
 
 def _write_entries(site: Stage, media: Stage, built: list[tuple[Entry, EntryResult]],

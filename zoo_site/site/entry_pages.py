@@ -57,13 +57,13 @@ def write_entry_pages(site_dir: Path, manifest: dict, template_override: Path | 
     if stage is not None and _in_processes(todo):
         # the workers write the pages too: their bytes need not come back to this process
         # and wait for its writer thread
-        rel = folder[len(stage.root) :]
+        rel, known = folder[len(stage.root) :], stage.known
         job = functools.partial(_write_chunk, template_override, shared,
                                 (stage.root, stage.previous))  # fmt: skip
-        for done in _pool_map(job, [[(rel + name, own) for name, own in c]
-                                    for c in _chunks(todo)]):  # fmt: skip
-            for args in done:
-                stage.record(*args)
+        for done in _pool_map(job, [[(rel + name, own, known.get(rel + name))
+                                     for name, own in c] for c in _chunks(todo)]):  # fmt: skip
+            for page, args in done:
+                stage.record(page, *args)
     else:
         for name, html in _rendered(todo, template_override, shared, render_one):
             if stage is not None:
@@ -136,16 +136,15 @@ def _in_worker(template_override: Path | None) -> jinja2.Template:
 
 
 def _write_chunk(template_override: Path | None, shared: dict[str, Any],
-                 stage: tuple[str, str | None], pages: list[tuple[str, dict[str, Any]]],
-                 ) -> list[tuple[str, int, bool]]:  # fmt: skip
-    """In a worker process: render these pages (path relative to the stage, own context)
-    and write them into the stage (`root`, `previous`); what `Stage.record` takes of each."""
+                 stage: tuple[str, str | None],
+                 pages: list[tuple[str, dict[str, Any], str | None]],
+                 ) -> list[tuple[str, tuple[int, bool, str]]]:  # fmt: skip
+    """In a worker process: render these pages (path relative to the stage, own context,
+    the digest of the previous site's page if known) and write them into the stage
+    (`root`, `previous`); what `Stage.record` takes of each."""
     template, context = _in_worker(template_override), _context(shared)
-    done = []
-    for rel, own in pages:
-        html = _render(template, context, own)
-        done.append((rel, len(html), put(*stage, rel, html)))
-    return done
+    return [(rel, put((*stage, known), rel, _render(template, context, own)))
+            for rel, own, known in pages]  # fmt: skip
 
 
 def _render(template: jinja2.Template, shared: dict[str, Any], own: dict[str, Any]) -> bytes:
