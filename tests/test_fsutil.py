@@ -141,7 +141,7 @@ def test_files_put_by_another_process_are_kept_like_the_stages_own(tmp_path):
             with pytest.raises(ZooSiteError, match=r"b/new/index\.html: written twice"):
                 pool.submit(put, where, "b/new/index.html", b"again").result()
     assert [reused for _, reused, _ in done] == [True, False, False]
-    assert stage.digests["b/new/index.html"] == bytes_digest(b"new")
+    assert stage.digests["b/new/index.html"][:2] == [bytes_digest(b"new"), 3]
     assert stage.reused == ["a/0/0/index.html"]
     assert os.path.samefile(site / "a/0/0/index.html", tmp_path / "old/a/0/0/index.html")
     assert (site / "a/1/1/index.html").read_bytes() == b"changed"
@@ -152,27 +152,77 @@ def test_files_put_by_another_process_are_kept_like_the_stages_own(tmp_path):
 
 
 def test_known_digests_spare_reading_the_previous_site(tmp_path, monkeypatch):
-    """With the digests the previous build kept (`known`), a file is linked or written
-    without reading the old one; the new digests are kept for the next build."""
+    """With what the previous build kept of its files (`known`: digest, size, mtime), a
+    file is linked or written without reading the old one; one touched since that build is
+    compared byte for byte; what is kept of the new files is kept for the next build."""
+    import builtins
+
     from zoo_site import stage as staged
 
-    old = fill(tmp_path / "old", pages=3)
-    assert old.digests["a/1/1/index.html"] == bytes_digest(b"page 1")
+    old = fill(tmp_path / "old", pages=4)
+    page = tmp_path / "old/a/1/1/index.html"
+    assert old.digests["a/1/1/index.html"] == [bytes_digest(b"page 1"), 6,
+                                               page.stat().st_mtime_ns]  # fmt: skip
+    reads = []
 
-    def no_reads(path, data):
-        raise AssertionError(f"{path} was read")
+    def watched(path, *args, **kwargs):
+        reads.append(os.fspath(path))
+        return builtins.open(path, *args, **kwargs)
 
-    monkeypatch.setattr(staged, "_same_bytes", no_reads)
-    known = {**old.digests, "a/2/2/index.html": "0" * 32}  # as if it had changed since
+    monkeypatch.setattr(staged, "open", watched, raising=False)
+    known = {**old.digests, "a/2/2/index.html": ["0" * 32, 6, 0]}  # as if it had changed
+    touched = tmp_path / "old/a/3/3/index.html"
+    os.utime(touched, ns=(0, 1))  # the same bytes, touched since: compared
     site = tmp_path / "new"
     with fsutil.staging(site, previous=tmp_path / "old", known=known) as stage:
-        for i in range(3):
+        for i in range(4):
             fsutil.write_text(site / "a" / str(i) / str(i) / "index.html", f"page {i}")
         fsutil.write_text(site / "manifest.json", "changed")
-    assert sorted(stage.reused) == ["a/0/0/index.html", "a/1/1/index.html"]
-    assert os.path.samefile(site / "a/1/1/index.html", tmp_path / "old/a/1/1/index.html")
+    assert reads == [str(touched)]
+    assert sorted(stage.reused) == [f"a/{i}/{i}/index.html" for i in (0, 1, 3)]
+    assert os.path.samefile(site / "a/1/1/index.html", page)
     assert not os.path.samefile(site / "a/2/2/index.html", tmp_path / "old/a/2/2/index.html")
     assert (site / "a/2/2/index.html").read_text() == "page 2"
     assert (site / "manifest.json").read_text() == "changed"
-    pages = {f"a/{i}/{i}/index.html": bytes_digest(f"page {i}".encode()) for i in range(3)}
-    assert stage.digests == {**pages, "manifest.json": bytes_digest(b"changed")}
+    assert stage.digests["a/3/3/index.html"] == [bytes_digest(b"page 3"), 6, 1]
+    assert stage.digests["manifest.json"][:2] == [bytes_digest(b"changed"), 7]
+
+
+def test_a_page_reused_by_its_key_is_made_again_if_touched_since(tmp_path):
+    old = fill(tmp_path / "old", pages=2)
+    edited = tmp_path / "old/a/1/1/index.html"
+    edited.write_text("edit 1")  # by hand, after that build (the same size)
+    os.utime(edited, ns=(0, 1))  # its mtime changed (within a clock tick it might not)
+    site = tmp_path / "new"
+    with fsutil.staging(site, previous=tmp_path / "old", known=old.digests) as stage:
+        for i in range(2):
+            stage.reuse(
+                site / "a" / str(i) / str(i) / "index.html", lambda i=i: f"page {i}".encode()
+            )
+    assert stage.reused == ["a/0/0/index.html"]
+    assert (site / "a/1/1/index.html").read_text() == "page 1"
+    assert (tmp_path / "old/a/1/1/index.html").read_text() == "edit 1"
+
+
+def test_a_rebuild_that_changes_nothing_reads_and_renders_nothing(tmp_path, monkeypatch):
+    """The build's catalog step (tests/simulation.py) twice over the same entries: the
+    second links every file it writes from the first site, by what the first build kept
+    in its cache, without reading one old file or rendering one entry page."""
+    import builtins
+
+    import simulation
+
+    from zoo_site import stage as staged
+    from zoo_site.site import entry_pages
+
+    simulation.build_site(tmp_path / "site", tmp_path / "work", 30)
+    before = {p: p.stat().st_ino for p in (tmp_path / "site").rglob("*") if p.is_file()}
+    reads, renders = [], []
+    monkeypatch.setattr(staged, "open", lambda p, *a, **k: (reads.append(p),
+                        builtins.open(p, *a, **k))[1], raising=False)  # fmt: skip
+    render = entry_pages._render
+    monkeypatch.setattr(entry_pages, "_render", lambda *a: (renders.append(1), render(*a))[1])
+    simulation.build_site(tmp_path / "site", tmp_path / "work", 30)
+    after = {p: p.stat().st_ino for p in (tmp_path / "site").rglob("*") if p.is_file()}
+    assert after == before and len(before) > 30 * 4  # media, entry.json, page each
+    assert reads == [] and renders == []

@@ -41,15 +41,17 @@ class Stage:
     the next pages while they make files) this far, and no further."""
 
     def __init__(self, folder: Path, previous: Path | None = None, threads: int = THREADS,
-                 known: dict[str, str] | None = None):  # fmt: skip
+                 known: dict[str, Kept] | None = None):  # fmt: skip
         self.root = os.path.join(os.path.abspath(folder), "")
         self.previous = os.path.join(os.path.abspath(previous), "") if previous else None
         self.known = known if previous and known else {}
-        """The digests (`digest`) of `previous`'s files, by relative path, as the build that
-        made it kept them: a file whose new bytes have the same digest is linked without
-        reading the old one, one whose digest differs is written without reading it."""
-        self.digests: dict[str, str] = {}
-        """The digest of each file written here (not of media linked in), for the next
+        """What the build that made `previous` kept of its files (`Kept`), by relative
+        path: a file whose new bytes have the same digest, the old one's size and mtime
+        as kept, is linked without reading the old one; one whose digest differs is
+        written without reading it; one touched since (another size or mtime) is
+        compared byte for byte."""
+        self.digests: dict[str, Kept] = {}
+        """What is kept of each file written here (not of media linked in), for the next
         build's `known`."""
         self.sizes: dict[str, int] = {}
         """Each file's size, by its path relative to the folder."""
@@ -156,11 +158,14 @@ class Stage:
             except FileNotFoundError:
                 pass
             else:
-                self.reused.append(rel)
-                self.sizes[rel] = os.stat(target).st_size
-                if rel in self.known:  # the same file: the next build knows it too
-                    self.digests[rel] = self.known[rel]
-                return
+                st, kept = os.stat(target), self.known.get(rel)
+                if kept is None or [st.st_size, st.st_mtime_ns] == kept[1:]:
+                    self.reused.append(rel)
+                    self.sizes[rel] = st.st_size
+                    if kept is not None:  # the same file: the next build knows it too
+                        self.digests[rel] = kept
+                    return
+                os.unlink(target)  # touched since that build: made again
         self._write(target, make())
 
     def _write(self, target: str, data: bytes) -> None:
@@ -168,10 +173,10 @@ class Stage:
         self._parent(target)
         self.record(rel, *put((self.root, self.previous, self.known.get(rel)), rel, data))
 
-    def record(self, rel: str, size: int, reused: bool, digest: str) -> None:
+    def record(self, rel: str, size: int, reused: bool, kept: Kept) -> None:
         """Note a file that `put` wrote into the folder (here or in a worker process)."""
         self.sizes[rel] = size
-        self.digests[rel] = digest
+        self.digests[rel] = kept
         if reused:
             self.reused.append(rel)
 
@@ -195,19 +200,25 @@ def digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def put(where: tuple[str, str | None, str | None], rel: str, data: bytes,
-        ) -> tuple[int, bool, str]:  # fmt: skip
+Kept = list[Any]
+"""What a build keeps of a file it wrote: [digest, size, mtime in ns] (JSON's list)."""
+
+
+def put(where: tuple[str, str | None, Kept | None], rel: str, data: bytes,
+        ) -> tuple[int, bool, Kept]:  # fmt: skip
     """Write `data` to `root + rel` (its folder made if need be), or hard-link the same
-    path of `previous` when that holds the same bytes: `where` is (root, previous, the
-    digest the stage knows of previous's file or None; with it, the old file is not read).
-    Return (size, whether it was linked, digest), what `Stage.record` takes. A `Stage`'s
-    writes, callable in another process (site/entry_pages.py's workers)."""
+    path of `previous` when that holds the same bytes: `where` is (root, previous, what
+    the stage knows of previous's file or None; with it, the old file is not read).
+    Return (size, whether it was linked, what to keep of it), what `Stage.record` takes.
+    A `Stage`'s writes, callable in another process (site/entry_pages.py's workers)."""
     root, previous, known = where
     target, new = root + rel, digest(data)
-    if previous and (new == known if known else _same_bytes(previous + rel, data)):
+    source = previous + rel if previous else None
+    old = _same_file(source, data, new, known) if source else None
+    if source and old is not None:
         try:
-            _in_folder(target, lambda: os.link(previous + rel, target))
-            return len(data), True, new
+            _in_folder(target, lambda: os.link(source, target))
+            return len(data), True, [new, old.st_size, old.st_mtime_ns]
         except FileNotFoundError:  # the old site lost it since: made afresh
             pass
     try:
@@ -218,9 +229,10 @@ def put(where: tuple[str, str | None, str | None], rel: str, data: bytes,
     try:
         os.fchmod(fd, 0o644)  # whatever the umask: a site is world-readable
         _write_all(fd, data)
+        st = os.fstat(fd)
     finally:
         os.close(fd)
-    return len(data), False, new
+    return len(data), False, [new, st.st_size, st.st_mtime_ns]
 
 
 def _in_folder(target: str, make: Callable[[], Any]) -> Any:
@@ -233,14 +245,21 @@ def _in_folder(target: str, make: Callable[[], Any]) -> Any:
     return make()
 
 
-def _same_bytes(path: str, data: bytes) -> bool:
+def _same_file(path: str, data: bytes, new: str, known: Kept | None) -> os.stat_result | None:
+    """The old file's status if it holds `data` (digest `new`): taken from what was kept
+    of it where its size and mtime are still those, read and compared otherwise."""
+    if known is not None and known[0] != new:
+        return None  # changed: nothing to read
     try:
-        if os.stat(path).st_size != len(data):
-            return False
+        st = os.stat(path)
+        if st.st_size != len(data):
+            return None
+        if known is not None and [st.st_size, st.st_mtime_ns] == known[1:]:
+            return st
         with open(path, "rb") as f:
-            return f.read() == data
+            return st if f.read() == data else None
     except OSError:
-        return False
+        return None
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -255,7 +274,7 @@ _STAGES: list[Stage] = []
 
 @contextlib.contextmanager
 def staging(folder: Path, previous: Path | None = None,
-            known: dict[str, str] | None = None) -> Iterator[Stage]:  # fmt: skip
+            known: dict[str, Kept] | None = None) -> Iterator[Stage]:  # fmt: skip
     """Fill `folder` as a `Stage` (fast writes, files unchanged since `previous` linked
     from it); on leaving, wait for every write and sync the filesystem once (before any
     swap). A site of 25,500 entries writes ~51,000 files: an fsync each took 139 s of a

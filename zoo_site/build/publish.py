@@ -97,7 +97,8 @@ def assemble(
             index.unlink(missing_ok=True)  # the old site's keys go with it
         swap_in_dir(site, out)
         if index:
-            write_json(index, {"manifest": stages[out].digests.get("manifest.json"),
+            manifest_kept = stages[out].digests.get("manifest.json") or [None]
+            write_json(index, {"manifest": manifest_kept[0],
                                "pages": keys.new, "files": stages[out].digests})  # fmt: skip
     finally:
         for folder in staging.values():
@@ -120,7 +121,9 @@ def _kept(out: Path, index: Path | None) -> dict:
     try:
         kept = json.loads(index.read_text(encoding="utf-8")) if index else {}
         if kept.get("manifest") == file_digest(out / "manifest.json"):
-            return {"pages": dict(kept["pages"]), "files": dict(kept["files"])}
+            files = {rel: k for rel, k in kept.get("files", {}).items()
+                     if isinstance(k, list) and len(k) == 3}  # fmt: skip
+            return {"pages": dict(kept["pages"]), "files": files}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     return {}

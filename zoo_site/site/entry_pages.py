@@ -25,7 +25,7 @@ from zoo_site import fsutil
 from zoo_site.errors import ZooSiteError
 from zoo_site.site import previews
 from zoo_site.site.templating import make_environment
-from zoo_site.stage import put
+from zoo_site.stage import Kept, put
 
 IN_PROCESSES_FROM = 2_000
 """Render in worker processes from this many pages (a worker starts in about 0.3 s)."""
@@ -137,10 +137,10 @@ def _in_worker(template_override: Path | None) -> jinja2.Template:
 
 def _write_chunk(template_override: Path | None, shared: dict[str, Any],
                  stage: tuple[str, str | None],
-                 pages: list[tuple[str, dict[str, Any], str | None]],
-                 ) -> list[tuple[str, tuple[int, bool, str]]]:  # fmt: skip
+                 pages: list[tuple[str, dict[str, Any], Kept | None]],
+                 ) -> list[tuple[str, tuple[int, bool, Kept]]]:  # fmt: skip
     """In a worker process: render these pages (path relative to the stage, own context,
-    the digest of the previous site's page if known) and write them into the stage
+    what was kept of the previous site's page if known) and write them into the stage
     (`root`, `previous`); what `Stage.record` takes of each."""
     template, context = _in_worker(template_override), _context(shared)
     return [(rel, put((*stage, known), rel, _render(template, context, own)))
