@@ -5,14 +5,33 @@ play an episode the same way."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from zoo_site.rollouts.protocols import PlayProtocol
 
-if TYPE_CHECKING:  # pragma: no cover
-    from zoo_site.analysis.robustness import RobustnessSettings
+DEFAULT_LEVELS = (0.0, 0.05, 0.1, 0.2, 0.3)
+
+
+@dataclass(frozen=True)
+class RobustnessSettings:
+    levels: tuple[float, ...] = DEFAULT_LEVELS
+    """Gaussian σ of the noise on the [0, 1] observation, per level."""
+    episodes: int = 3
+    """Episodes per level."""
+    max_steps: int = 2500
+    """Agent steps at most per episode (an episode cut short counts its return so far)."""
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if any(s < 0 for s in self.levels):
+            raise ValueError("noise levels must not be negative")
+        if self.episodes < 1 or self.max_steps < 1:
+            raise ValueError("episodes and max_steps must be at least 1")
+
+    def as_json(self) -> dict:
+        return {**asdict(self), "levels": list(self.levels)}
 
 
 def env_seed(seed: int, episode: int) -> int:

@@ -19,36 +19,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
 from zoo_site.analysis import lockstep_workers
+from zoo_site.analysis.noisy_episode import DEFAULT_LEVELS as DEFAULT_LEVELS
 from zoo_site.analysis.noisy_episode import NoisyEpisode
+from zoo_site.analysis.noisy_episode import RobustnessSettings as RobustnessSettings
 from zoo_site.networks.base import Network
 from zoo_site.rollouts.protocols import PlayProtocol
-
-DEFAULT_LEVELS = (0.0, 0.05, 0.1, 0.2, 0.3)
-
-
-@dataclass(frozen=True)
-class RobustnessSettings:
-    levels: tuple[float, ...] = DEFAULT_LEVELS
-    """Gaussian σ of the noise on the [0, 1] observation, per level."""
-    episodes: int = 3
-    """Episodes per level."""
-    max_steps: int = 2500
-    """Agent steps at most per episode (an episode cut short counts its return so far)."""
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if any(s < 0 for s in self.levels):
-            raise ValueError("noise levels must not be negative")
-        if self.episodes < 1 or self.max_steps < 1:
-            raise ValueError("episodes and max_steps must be at least 1")
-
-    def as_json(self) -> dict:
-        return {**asdict(self), "levels": list(self.levels)}
 
 
 @dataclass
@@ -75,7 +55,7 @@ class RobustnessResult:
 
 
 def evaluate(network: Network, game: str, protocol: PlayProtocol,
-             settings: RobustnessSettings = RobustnessSettings(), *,
+             settings: RobustnessSettings = RobustnessSettings(), *,  # noqa: B008 (frozen)
              lockstep: bool = True, workers: int = 0,
              timing: dict[str, float] | None = None) -> RobustnessResult:  # fmt: skip
     """Every level's episodes; in lockstep (one network call per step for all running
